@@ -1,0 +1,68 @@
+"""The ``uqseg`` command line. Commands are thin: they parse options and call into the layers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from uqseg.errors import UqsegError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Uncertainty quantification for segmentation.")
+data_app = typer.Typer(no_args_is_help=True, help="Datasets: show the synthetic data, prepare LIDC and Chákṣu.")
+prepare_app = typer.Typer(no_args_is_help=True, help="Convert a downloaded dataset into uqseg's safe format.")
+app.add_typer(data_app, name="data")
+data_app.add_typer(prepare_app, name="prepare")
+
+_state = {"debug": False}
+
+
+@app.callback()
+def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
+    _state["debug"] = debug
+
+
+@data_app.command("show")
+def data_show(
+    name: str = typer.Argument(..., help="Registered dataset name, e.g. synthetic-lidc."),
+    out: Path = typer.Option(None, "--out", help="PNG path (default: <name>.png)."),
+    n: int = typer.Option(4, "--n", help="Number of images to show."),
+    cache_dir: Path = typer.Option(Path("runs/data-cache"), "--cache-dir", help="Where generated data is cached."),
+) -> None:
+    """Write a PNG grid of images, annotators, the oracle variance and each OOD shift."""
+    from uqseg.data.show import show_dataset
+
+    path = show_dataset(name, out or Path(f"{name}.png"), n=n, cache_dir=cache_dir)
+    typer.echo(f"wrote {path}")
+
+
+def main() -> None:
+    """Console entry point: uqseg errors print one line and exit 2; ``--debug`` shows the traceback."""
+    debug = "--debug" in sys.argv[1:]
+    try:
+        app(standalone_mode=False)
+    except UqsegError as err:
+        if debug:
+            raise
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except (typer.Exit, SystemExit) as err:
+        code = getattr(err, "exit_code", getattr(err, "code", 0))
+        sys.exit(code)
+    except Exception as err:  # click usage errors and the like
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        if isinstance(err, click.exceptions.Abort):
+            sys.exit(130)
+        if debug:
+            raise
+        typer.echo(f"error: {type(err).__name__}: {err} (run with --debug for the traceback)", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
