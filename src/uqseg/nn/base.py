@@ -29,7 +29,7 @@ class AleatoricModel(nn.Module, ABC):
         """Deterministic class probabilities B×C×H×W; by default the mean of 10 samples."""
         return self.sample(images, 10).mean(0)
 
-    def set_epoch(self, epoch: int) -> None:  # noqa: B027  (optional hook, no-op by default)
+    def set_epoch(self, epoch: int) -> None:
         """Called at the start of every training epoch, for warm-ups (SSN mean-only, Prob. UNet β)."""
 
     @torch.no_grad()
