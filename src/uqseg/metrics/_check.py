@@ -1,0 +1,37 @@
+"""Input validation shared by the metric functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from uqseg.errors import InputError
+
+
+def as_array(x: Any, name: str, ndim: int | None = None, *, integer: bool = False) -> np.ndarray:
+    """Convert x to a NumPy array, checking dimensionality, dtype and finiteness; errors name the argument."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    try:
+        a = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name}: cannot convert to an array ({exc})") from exc
+    if ndim is not None and a.ndim != ndim:
+        raise InputError(f"{name} must have {ndim} axes, got shape {a.shape}")
+    if integer:
+        if not np.issubdtype(a.dtype, np.integer):
+            raise InputError(f"{name} must hold integer class indices, got {a.dtype}")
+        return a.astype(np.int64)
+    if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+        raise InputError(f"{name} must be numeric, got {a.dtype}")
+    a = a.astype(np.float64)
+    if not np.isfinite(a).all():
+        raise InputError(f"{name} contains NaN or inf")
+    return a
+
+
+def same_shape(a: np.ndarray, b: np.ndarray, names: str) -> None:
+    """Raise InputError unless a and b have the same shape."""
+    if a.shape != b.shape:
+        raise InputError(f"{names}: shapes differ, {a.shape} vs {b.shape}")

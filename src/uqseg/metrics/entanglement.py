@@ -1,0 +1,55 @@
+"""Entanglement Δ (SPEC §2, paper Eq. 2) and its task table applied to a tidy results table."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from uqseg.errors import InputError
+
+
+def entanglement(correct: float, wrong: float, lower_is_better: bool = False) -> float:
+    """Δ = s·(atan2(U_c, U_w) − π/4)/(π/4), s = −1 when lower is better (SPEC §2)."""
+    if not (np.isfinite(correct) and np.isfinite(wrong)):
+        raise InputError(f"entanglement needs finite values, got correct={correct}, wrong={wrong}")
+    s = -1.0 if lower_is_better else 1.0
+    return s * (math.atan2(correct, wrong) - math.pi / 4) / (math.pi / 4)
+
+
+def _row(task: str, split: str, metric: str, agg: str, uc: float, uw: float, lower: bool, wrong: str) -> dict:
+    d = entanglement(uc, uw, lower) if np.isfinite(uc) and np.isfinite(uw) else float("nan")
+    return {
+        "split": split, "task": task, "metric": metric, "aggregation": agg, "u_correct": uc, "u_wrong": uw,
+        "wrong_measure": wrong, "delta": d, "out_of_range": bool(np.isfinite(d) and abs(d) > 1),
+        "status": "ok" if np.isfinite(d) else "undefined: missing or NaN input",
+    }
+
+
+def task_entanglement(table: pd.DataFrame) -> pd.DataFrame:
+    """Δ rows for one combination's tidy table (SPEC §2 task table).
+
+    OODD: per aggregation, AUROC averaged over OOD splits first (split "ood-mean"), EU correct vs AU wrong.
+    AMB: NCC per split, AU vs EU. CAL: per split and ACE variant, TU vs min(AU, EU) with s = −1.
+    """
+    need = {"split", "task", "measure", "metric", "aggregation", "value"}
+    if not need <= set(table.columns):
+        raise InputError(f"table lacks columns {sorted(need - set(table.columns))}")
+    rows = []
+    o = table[(table.task == "OODD") & (table.metric == "auroc")]
+    for agg, g in o.groupby("aggregation", sort=False):
+        m = g.groupby("measure")["value"].mean()
+        rows.append(_row("OODD", "ood-mean", "auroc", agg, m.get("EU", np.nan), m.get("AU", np.nan), False, "AU"))
+    a = table[(table.task == "AMB") & (table.metric == "ncc")]
+    for split, g in a.groupby("split", sort=False):
+        m = g.set_index("measure")["value"]
+        rows.append(_row("AMB", split, "ncc", "none", m.get("AU", np.nan),
+                         m.get("EU", np.nan), False, "EU"))
+    c = table[(table.task == "CAL") & table.metric.isin(["ace_global", "ace_image"])]
+    for (split, metric), g in c.groupby(["split", "metric"], sort=False):
+        m = g.set_index("measure")["value"]
+        au, eu = m.get("AU", np.nan), m.get("EU", np.nan)
+        wrong, uw = ("AU", au) if not (eu < au) else ("EU", eu)
+        rows.append(_row("CAL", split, metric, "none", m.get("TU", np.nan), uw, True, wrong))
+    return pd.DataFrame(rows)
