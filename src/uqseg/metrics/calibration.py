@@ -24,7 +24,7 @@ def fit_platt(u: Any, correct: Any, weight: Any | None = None) -> tuple[float, f
     """Weighted logistic regression of correctness on −u: conf = σ(a·(−u) + b). Returns (a, b) (SPEC §3 CAL).
 
     u and correct are 1-D; weight (optional) gives each row's count, so a histogram of bin centres with
-    correct/incorrect counts fits the streamed problem. Unregularised; solved by Newton-type BFGS.
+    correct/incorrect counts fits the streamed problem. Unregularised; BFGS on the weight-centred −u.
     """
     x = -as_array(u, "u", 1)
     y = as_array(correct, "correct", 1)
@@ -34,6 +34,8 @@ def fit_platt(u: Any, correct: Any, weight: Any | None = None) -> tuple[float, f
     if (w < 0).any() or w.sum() <= 0:
         raise InputError("weight must be non-negative with a positive sum")
     w = w / w.sum()
+    shift = float(np.sum(w * x))
+    x = x - shift
 
     def nll(theta: np.ndarray) -> tuple[float, np.ndarray]:
         z = theta[0] * x + theta[1]
@@ -41,8 +43,8 @@ def fit_platt(u: Any, correct: Any, weight: Any | None = None) -> tuple[float, f
         g = w * (1 / (1 + np.exp(-z)) - y)
         return float(loss), np.array([np.sum(g * x), np.sum(g)])
 
-    res = minimize(nll, np.zeros(2), jac=True, method="BFGS", options={"gtol": 1e-10, "maxiter": 1000})
-    return float(res.x[0]), float(res.x[1])
+    res = minimize(nll, np.zeros(2), jac=True, method="BFGS", options={"gtol": 1e-12, "maxiter": 1000})
+    return float(res.x[0]), float(res.x[1] - res.x[0] * shift)
 
 
 def platt_confidence(u: Any, a: float, b: float) -> np.ndarray:
