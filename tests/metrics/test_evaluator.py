@@ -49,7 +49,7 @@ def test_streaming_equals_oneshot_and_references():
     corr = pixel_correctness(v["annotations"], pred_v)
     u = np.broadcast_to(v["tu"][:, None], corr.shape).ravel()
     a, b = fit_platt(u, corr.ravel())
-    grid = np.linspace(0, np.log(2), 50)
+    grid = np.linspace(u.min(), u.max(), 50)
     np.testing.assert_allclose(platt_confidence(grid, *ev.platt["TU"]), platt_confidence(grid, a, b), atol=1e-3)
 
     pred_t = t["mean"].argmax(1)
@@ -91,3 +91,21 @@ def test_missing_ood_split_reports_status():
     res = ev.results()
     o = res[res.task == "OODD"]
     assert o.value.isna().all() and (o.status == "undefined: single class").all()
+
+
+def test_task_entanglement_from_tidy_table():
+    import pandas as pd
+
+    from uqseg.metrics import entanglement, task_entanglement
+
+    rows = [("ood-a", "OODD", "EU", "auroc", "border", 0.8), ("ood-a", "OODD", "AU", "auroc", "border", 0.6),
+            ("ood-b", "OODD", "EU", "auroc", "border", 0.6), ("ood-b", "OODD", "AU", "auroc", "border", 0.6),
+            ("test", "AMB", "AU", "ncc", "none", -0.2), ("test", "AMB", "EU", "ncc", "none", 0.5),
+            ("test", "CAL", "TU", "ace_global", "none", 0.1), ("test", "CAL", "AU", "ace_global", "none", 0.3),
+            ("test", "CAL", "EU", "ace_global", "none", 0.2)]
+    t = pd.DataFrame(rows, columns=["split", "task", "measure", "metric", "aggregation", "value"])
+    d = task_entanglement(t).set_index("task")
+    assert d.loc["OODD", "delta"] == pytest.approx(entanglement(0.7, 0.6))
+    assert d.loc["AMB", "out_of_range"] and d.loc["AMB", "delta"] < -1
+    assert d.loc["CAL", "wrong_measure"] == "EU"
+    assert d.loc["CAL", "delta"] == pytest.approx(entanglement(0.1, 0.2, lower_is_better=True))
