@@ -127,3 +127,12 @@ def test_ranking():
     np.testing.assert_allclose(mean, [2, 2])
     assert ci[0] == pytest.approx(12.706 * math.sqrt(2) / math.sqrt(2), rel=1e-3)
     assert ci[1] == 0.0
+
+
+def test_ace_matches_netcal_detection_mode():
+    from netcal.metrics import ACE
+
+    rng = np.random.default_rng(4)
+    c = rng.random(2000) * 0.6 + 0.3
+    y = (rng.random(2000) < c).astype(int)
+    assert ace(c, y) == pytest.approx(ACE(bins=20, detection=True).measure(c, y), abs=1e-12)
