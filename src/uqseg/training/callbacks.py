@@ -1,0 +1,91 @@
+"""Training callbacks: a guard against non-finite weights and the SWAG moment collector (SPEC §6).
+
+Both act at the end of a training epoch, before Lightning's ModelCheckpoint (which Lightning always runs last), so a
+checkpoint never holds NaN weights and always holds the SWAG state up to and including its own epoch.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch import Tensor
+
+from uqseg.errors import NumericalError
+
+
+class FiniteWeightsGuard(pl.Callback):
+    """Stop training before a checkpoint is written if any raw or EMA weight is NaN or inf."""
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        named = {f"raw {k}": v for k, v in pl_module.model.state_dict().items()}
+        named.update({f"ema {k}": v for k, v in pl_module.ema.shadow.items()})
+        bad = [k for k, v in named.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+        if bad:
+            raise NumericalError(
+                f"run {pl_module.run_key}: non-finite weights at the end of epoch {trainer.current_epoch} "
+                f"(step {trainer.global_step}): {', '.join(bad[:5])}; the last good checkpoint is kept"
+            )
+
+
+def swag_parameters(model: torch.nn.Module) -> dict[str, Tensor]:
+    """The tensors SWAG averages: the model's named parameters (raw, detached)."""
+    return {name: p.detach() for name, p in model.named_parameters()}
+
+
+def _state_to_bytes(state: Any) -> Tensor:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "swag.safetensors"
+        state.save(path)
+        return torch.frombuffer(bytearray(path.read_bytes()), dtype=torch.uint8)
+
+
+def _state_from_bytes(blob: Tensor) -> Any:
+    from uqseg.epistemic.swag import SwagState
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "swag.safetensors"
+        path.write_bytes(blob.numpy().tobytes())
+        return SwagState.load(path)
+
+
+class SwagCollector(pl.Callback):
+    """Collect the raw weights at the end of every epoch from ``start_epoch`` on into a ``SwagState``.
+
+    Its checkpoint state is the SwagState's safetensors serialisation held as a uint8 tensor plus the list of
+    collected epochs, so the checkpoint stays loadable with ``torch.load(weights_only=True)``.
+    """
+
+    def __init__(self, start_epoch: int, max_cols: int):
+        self.start_epoch = start_epoch
+        self.max_cols = max_cols
+        self.state: Any = None
+        self.epochs: list[int] = []
+
+    @property
+    def state_key(self) -> str:
+        return "SwagCollector"
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        epoch = trainer.current_epoch
+        if epoch < self.start_epoch or epoch in self.epochs:
+            return
+        from uqseg.epistemic.swag import SwagState
+
+        params = swag_parameters(pl_module.model)
+        if self.state is None:
+            self.state = SwagState.empty(params, self.max_cols)
+        self.state.update(params)
+        self.epochs.append(epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        if self.state is None:
+            return {"epochs": torch.zeros(0, dtype=torch.int64)}
+        return {"epochs": torch.tensor(self.epochs, dtype=torch.int64), "state": _state_to_bytes(self.state)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.epochs = [int(e) for e in state_dict["epochs"].tolist()]
+        self.state = _state_from_bytes(state_dict["state"]) if "state" in state_dict else None

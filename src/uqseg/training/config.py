@@ -1,0 +1,67 @@
+"""Training configuration (SPEC §7): optimiser, EMA, SWAG collection and the execution backend."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from uqseg.errors import ConfigError
+
+# Fields that choose where and how a run executes but not what it computes: they stay out of the run key, so a run
+# trained on one backend is found again on another. ``batch_size`` is the global batch, split across DDP processes.
+EXECUTION_FIELDS = frozenset(
+    {"accelerator", "devices", "strategy", "logger", "num_workers", "compile", "channels_last", "val_every_n_epochs"}
+)
+
+
+class TrainConfig(BaseModel):
+    """Resolved training settings; defaults follow SPEC §7 (AdamW 1e-4, wd 0, batch 32, clip 0.5, EMA 0.999)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(32, ge=1, description="Global batch size; DDP splits it evenly across processes.")
+    lr: float = Field(1e-4, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    grad_clip: float = Field(0.5, gt=0, description="Gradient-norm clip.")
+    ema_decay: float = Field(0.999, ge=0, lt=1, description="EMA decay, applied after every optimiser step.")
+    swag_epochs: int = Field(30, ge=1, description="SWAG collects the raw weights over the last N epochs.")
+    swag_max_cols: int = Field(30, ge=2, description="SWAG keeps the K latest deviation columns.")
+    precision: Literal["32", "bf16-mixed"] = Field("32", description="bf16-mixed takes effect on CUDA only.")
+    accelerator: str = "auto"
+    devices: int | str = 1
+    strategy: str = "auto"
+    logger: Literal["csv", "tensorboard", "mlflow"] = "csv"
+    num_workers: int = Field(0, ge=0)
+    channels_last: bool = Field(False, description="channels_last memory format; CUDA only.")
+    compile: bool = Field(False, description="torch.compile the training loss; CUDA only.")
+    seed: int = Field(0, ge=0)
+    limit_train_batches: int | float | None = Field(None, description="Batches per epoch (int) or fraction (float).")
+    val_every_n_epochs: int | None = Field(None, ge=1, description="Validation loss on EMA weights every N epochs.")
+
+    @model_validator(mode="after")
+    def _check_limits(self) -> TrainConfig:
+        limit = self.limit_train_batches
+        if limit is not None and (limit <= 0 or (isinstance(limit, float) and limit > 1.0)):
+            raise ValueError(f"limit_train_batches must be a positive int or a fraction in (0, 1], got {limit}")
+        return self
+
+    def swag_start_epoch(self) -> int:
+        """First (0-based) epoch whose end-of-epoch raw weights SWAG collects (SPEC §6: the last N epochs)."""
+        return max(0, self.epochs - self.swag_epochs)
+
+    def identity(self) -> dict:
+        """The fields that define what a run computes (everything but ``EXECUTION_FIELDS``), JSON-ready."""
+        return {k: v for k, v in self.model_dump(mode="json").items() if k not in EXECUTION_FIELDS}
+
+
+def make_train_config(**values: object) -> TrainConfig:
+    """Build a TrainConfig, turning pydantic's validation error into a ConfigError naming the bad fields."""
+    from pydantic import ValidationError
+
+    try:
+        return TrainConfig(**values)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'train'}: {e['msg']}" for e in err.errors())
+        raise ConfigError(f"invalid training config: {problems}") from None
