@@ -37,6 +37,39 @@ def data_show(
     typer.echo(f"wrote {path}")
 
 
+@app.command("train")
+def train(
+    dataset: str = typer.Option(..., "--dataset", help="Registered dataset name, e.g. synthetic-lidc."),
+    au: str = typer.Option(..., "--au", help="AU model: softmax, ssn, prob_unet or diffusion."),
+    eu: str = typer.Option(..., "--eu", help="EU method: none, dropout, swag, swag_d or ensemble."),
+    epochs: int = typer.Option(..., "--epochs", help="Training epochs."),
+    out: Path = typer.Option(..., "--out", help="Run directory; runs go to OUT/training/<run-key>/."),
+    seed: int = typer.Option(0, "--seed", help="Base seed; ensemble members derive theirs from it."),
+    ensemble_size: int = typer.Option(5, "--ensemble-size", help="Ensemble members M."),
+    overrides: list[str] = typer.Option([], "--set", help="SECTION.KEY=VALUE, SECTION in train, model, data."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a rich progress bar."),
+) -> None:
+    """Train every run the combination AU+EU needs (SPEC §6, §7) and print where each one is."""
+    from uqseg.training.config import make_train_config
+    from uqseg.training.runner import make_model_config, parse_overrides, train_combination
+
+    sets = parse_overrides(overrides)
+    done = train_combination(
+        au,
+        eu,
+        dataset=dataset,
+        dataset_options=sets["data"],
+        model=make_model_config(sets["model"]),
+        train=make_train_config(**{"epochs": epochs, "seed": seed, **sets["train"]}),
+        root=out,
+        seed=seed,
+        ensemble_size=ensemble_size,
+        progress=progress,
+    )
+    for run, path in done:
+        typer.echo(f"{run.name} {run.key}: {path}")
+
+
 def main() -> None:
     """Console entry point: uqseg errors print one line and exit 2; ``--debug`` shows the traceback."""
     debug = "--debug" in sys.argv[1:]
