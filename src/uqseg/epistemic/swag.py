@@ -18,8 +18,10 @@ w = μ + σ ⊙ z₁/√2 + D z₂/√(2(K − 1)), i.e. ``scale = 0.5``; pass t
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +31,10 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from uqseg.atomic import atomic_path
+from uqseg.epistemic.base import EpistemicMethod, instance_seed
+from uqseg.epistemic.functional import VmapUnsupported, vmap_sample
 from uqseg.errors import ConfigError, InputError
+from uqseg.nn.base import AleatoricModel
 
 FORMAT = "uqseg-swag-v1"
 _DTYPES = {str(d): d for d in (torch.float16, torch.bfloat16, torch.float32, torch.float64)}
@@ -162,3 +167,77 @@ def sample_weights(
             noise = noise + torch.tensordot(z2, cols, dims=1) / (k - 1) ** 0.5
         out[name] = (state.mean[name] + root * noise).to(state.dtypes[name])
     return out
+
+
+class SwagMethod(EpistemicMethod):
+    """SWAG / SWAG-D instances (SPEC §6): M weight draws, draw m from a generator seeded by (seed, m).
+
+    The network is BatchNorm-free (GroupNorm), so no BN statistics are recomputed after a draw. Draws are cached on
+    the model's device after first use. ``instance(m)`` loads draw m into the model and restores the original
+    weights on exit; the batched path evaluates several draws with ``vmap`` (falls back to the loop if the AU
+    sampler cannot be vmapped).
+    """
+
+    def __init__(self, model: AleatoricModel, state: SwagState, *, diagonal: bool = False, num_instances: int = 10,
+                 scale: float = 1.0, seed: int = 0, batched: bool = True):
+        shapes = {k: tuple(p.shape) for k, p in model.named_parameters()}
+        if shapes != {k: tuple(state.mean[k].shape) for k in state.names}:
+            raise InputError(f"the SWAG state's tensors do not match the model's parameters "
+                             f"({len(state.names)} vs {len(shapes)} tensors, or different shapes)")
+        if num_instances < 1:
+            raise ConfigError(f"SWAG needs at least one instance, got {num_instances}")
+        self.name = "swag_d" if diagonal else "swag"
+        self.model = model.eval()
+        self.state, self.diagonal, self.scale, self.seed = state, diagonal, scale, seed
+        self.batched = batched
+        self._m = num_instances
+        self._draws: dict[int, dict[str, Tensor]] = {}
+
+    @property
+    def num_instances(self) -> int:
+        return self._m
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.model.num_classes)
+
+    def to(self, device: torch.device | str) -> SwagMethod:
+        self.model.to(device)
+        self._draws = {}
+        return self
+
+    def draw(self, m: int) -> dict[str, Tensor]:
+        """The weights of instance m (cached, on the model's device)."""
+        if m not in self._draws:
+            generator = torch.Generator().manual_seed(instance_seed(self.seed, m, self.name))
+            device = next(self.model.parameters()).device
+            weights = sample_weights(self.state, generator, scale=self.scale, diagonal=self.diagonal)
+            self._draws[m] = {k: v.to(device) for k, v in weights.items()}
+        return self._draws[m]
+
+    @contextlib.contextmanager
+    def _open(self, m: int) -> Iterator[AleatoricModel]:
+        params = dict(self.model.named_parameters())
+        original = {k: p.detach().clone() for k, p in params.items()}
+        weights = self.draw(m)
+        with torch.no_grad():
+            for k, p in params.items():
+                p.copy_(weights[k])
+        try:
+            yield self.model
+        finally:
+            with torch.no_grad():
+                for k, p in params.items():
+                    p.copy_(original[k])
+
+    def _sample_batched(self, images: Tensor, n: int, ms: list[int], seed: int) -> Tensor:
+        if not self.batched or len(ms) == 1:
+            return self.sample_reference(images, n, ms, seed)
+        stacked = {k: torch.stack([self.draw(m)[k] for m in ms]) for k in self.state.names}
+        buffers = {k: b for k, b in self.model.named_buffers()}
+        try:
+            return vmap_sample(self.model, stacked, buffers, images, n, seed)
+        except VmapUnsupported as err:
+            warnings.warn(f"{err}; evaluating SWAG draws one by one", RuntimeWarning, stacklevel=2)
+            self.batched = False
+            return self.sample_reference(images, n, ms, seed)
