@@ -1,4 +1,4 @@
-"""The interface every aleatoric (AU) model shares (SPEC §5).
+"""The interface every aleatoric (AU) model shares (SPEC §5), and batch checks.
 
 A batch is a dict with ``image`` (B×C×H×W float) and ``annotations`` (B×K×H×W int64 class indices, all K
 annotators); each model picks what it needs from it.
@@ -11,11 +11,14 @@ from abc import ABC, abstractmethod
 import torch
 from torch import Tensor, nn
 
+from uqseg.errors import InputError
+
 
 class AleatoricModel(nn.Module, ABC):
     """An AU model: a training loss and a sampler of per-pixel class probabilities."""
 
     num_classes: int
+    in_channels: int
 
     @abstractmethod
     def loss(self, batch: dict[str, Tensor]) -> Tensor:
@@ -35,3 +38,42 @@ class AleatoricModel(nn.Module, ABC):
     @torch.no_grad()
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    def check_images(self, images: Tensor) -> Tensor:
+        """Validate a B×C×H×W float image batch; raise InputError otherwise."""
+        if not isinstance(images, Tensor) or images.dim() != 4 or not images.is_floating_point():
+            raise InputError("images must be a float tensor of shape B×C×H×W")
+        if images.shape[1] != self.in_channels:
+            raise InputError(f"images have {images.shape[1]} channels, the model expects {self.in_channels}")
+        if images.shape[0] == 0:
+            raise InputError("images batch is empty")
+        return images
+
+    def check_batch(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """Validate a training batch (SPEC §5) and return (images, annotations B×K×H×W int64)."""
+        if "image" not in batch or "annotations" not in batch:
+            raise InputError("batch needs 'image' and 'annotations'")
+        images = self.check_images(batch["image"])
+        annotations = batch["annotations"]
+        if not isinstance(annotations, Tensor) or annotations.dim() != 4 or annotations.dtype != torch.int64:
+            raise InputError("annotations must be an int64 tensor of shape B×K×H×W")
+        if annotations.shape[0] != images.shape[0] or annotations.shape[2:] != images.shape[2:]:
+            raise InputError(f"annotations {tuple(annotations.shape)} do not match images {tuple(images.shape)}")
+        if annotations.shape[1] == 0:
+            raise InputError("annotations have no annotator")
+        if annotations.min() < 0 or annotations.max() >= self.num_classes:
+            raise InputError(f"annotation values must lie in [0, {self.num_classes})")
+        return images, annotations
+
+
+def check_n(n: int) -> int:
+    """Validate a sample count."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise InputError(f"number of samples must be a positive integer, got {n!r}")
+    return n
+
+
+def random_annotator(annotations: Tensor) -> Tensor:
+    """One annotator drawn uniformly per image with torch's RNG: B×K×H×W → B×H×W (SPEC §5)."""
+    pick = torch.randint(annotations.shape[1], (annotations.shape[0],), device=annotations.device)
+    return annotations[torch.arange(annotations.shape[0], device=annotations.device), pick]

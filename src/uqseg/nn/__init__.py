@@ -1,0 +1,31 @@
+"""The shared attention UNet and the four AU models (SPEC §4–§6)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from uqseg.errors import ConfigError
+from uqseg.nn.base import AleatoricModel
+from uqseg.nn.config import ModelConfig
+from uqseg.nn.diffusion import DiffusionModel
+from uqseg.nn.dropout import fixed_dropout, sample_instances
+from uqseg.nn.prob_unet import ProbUNetModel
+from uqseg.nn.softmax import SoftmaxModel
+from uqseg.nn.ssn import SSNModel
+
+MODELS: dict[str, Callable[[ModelConfig], AleatoricModel]] = {
+    "softmax": SoftmaxModel,
+    "ssn": SSNModel,
+    "prob_unet": ProbUNetModel,
+    "diffusion": DiffusionModel,
+}
+
+
+def build_model(name: str, config: ModelConfig) -> AleatoricModel:
+    """The AU model ``name`` (softmax, ssn, prob_unet, diffusion) on the shared backbone (SPEC §4, §5)."""
+    if name not in MODELS:
+        raise ConfigError(f"unknown AU model {name!r}; options: {', '.join(MODELS)}")
+    return MODELS[name](config)
+
+
+__all__ = ["MODELS", "AleatoricModel", "ModelConfig", "build_model", "fixed_dropout", "sample_instances"]

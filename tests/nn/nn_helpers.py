@@ -1,0 +1,64 @@
+"""Tiny nets, toy batches and a training loop for the nn tests (width 8, 16×16)."""
+
+from __future__ import annotations
+
+import torch
+
+from uqseg.nn import ModelConfig
+
+AU_MODELS = ("softmax", "ssn", "prob_unet", "diffusion")
+
+
+def tiny_config(**overrides) -> ModelConfig:
+    """A two-level width-8 net on 16×16 images with attention at the deeper level."""
+    values = dict(
+        in_channels=3, num_classes=2, image_size=16, base_width=8, channel_mult=(1, 2), num_res_blocks=1, num_heads=2
+    )
+    values.update(overrides)
+    return ModelConfig(**values)
+
+
+def toy_batch(batch: int = 2, annotators: int = 3, size: int = 16, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random images with a disc-like foreground annotated (with small differences) by K annotators."""
+    gen = torch.Generator().manual_seed(seed)
+    images = torch.randn(batch, 3, size, size, generator=gen)
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    radius = ((yy - size / 2) ** 2 + (xx - size / 2) ** 2).sqrt()
+    annotations = torch.stack(
+        [torch.stack([(radius < size / 4 + k).long() for k in range(annotators)]) for _ in range(batch)]
+    )
+    return {"image": images, "annotations": annotations}
+
+
+def ambiguity_batch(size: int = 16) -> dict[str, torch.Tensor]:
+    """Two images: image 0 unambiguous (all annotators agree on a square), image 1 ambiguous (two annotators
+    disagree: one marks the left half of a square, the other the whole square)."""
+    images = torch.zeros(2, 3, size, size)
+    images[0, 0] = 1.0
+    images[1, 1] = 1.0
+    lo, hi = size // 4, 3 * size // 4
+    square = torch.zeros(size, size, dtype=torch.long)
+    square[lo:hi, lo:hi] = 1
+    half = square.clone()
+    half[:, size // 2 :] = 0
+    annotations = torch.stack([torch.stack([square, square]), torch.stack([half, square])])
+    return {"image": images, "annotations": annotations}
+
+
+def train_steps(model: torch.nn.Module, batch: dict[str, torch.Tensor], steps: int, lr: float = 1e-2) -> float:
+    """``steps`` Adam steps on one batch; returns the last loss."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    loss = torch.tensor(float("nan"))
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = model.loss(batch)
+        loss.backward()
+        opt.step()
+    return float(loss.detach())
+
+
+def dice(pred: torch.Tensor, target: torch.Tensor) -> float:
+    """Foreground Dice of two binary maps."""
+    inter = (pred * target).sum()
+    return float(2 * inter / (pred.sum() + target.sum()).clamp_min(1))
