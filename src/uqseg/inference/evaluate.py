@@ -1,0 +1,86 @@
+"""Evaluate one combination's stored predictions against its dataset (SPEC §3; issue 5, issue 9 evaluation).
+
+Each split's predictions file is read once, in chunks, validation first (it fits the Platt calibration and the
+OOD threshold τ), then the ID test split and the OOD splits. Chunks are joined with the dataset's annotations
+(and oracle) and streamed into ``uqseg.metrics.Evaluator``. Maps are checked for NaN/inf before any metric.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from uqseg.data.contract import Dataset, Split
+from uqseg.errors import InputError, NumericalError
+from uqseg.inference.store import MAP_NAMES, read_attrs
+from uqseg.metrics import Evaluator
+
+VALIDATION = "val"
+ID_TEST = "test"
+
+
+def prediction_path(pred_dir: Path, split: str) -> Path:
+    """Where split ``split``'s predictions live in a combination's predictions folder."""
+    return Path(pred_dir) / f"{split}.h5"
+
+
+def evaluated_splits(dataset: Dataset) -> list[str]:
+    """The splits a combination is predicted and evaluated on, validation first: val, test, then the OOD splits."""
+    return [VALIDATION, ID_TEST, *dataset.info.ood_splits]
+
+
+def _check_alignment(f: h5py.File, path: Path, split: Split, num_classes: int) -> None:
+    n, h, w = len(split), *(int(v) for v in split.annotations.shape[-2:])
+    for name in MAP_NAMES:
+        if f[name].shape != (n, h, w):
+            raise InputError(f"predictions file {path}: {name} has shape {f[name].shape}, but split {split.name!r} "
+                             f"has {n} images of {h}×{w}")
+    if f["mean"].shape != (n, num_classes, h, w):
+        raise InputError(f"predictions file {path}: mean has shape {f['mean'].shape}, expected "
+                         f"{(n, num_classes, h, w)}")
+
+
+def _read_chunk(f: h5py.File, path: Path, split: Split, start: int, stop: int, num_classes: int) -> dict:
+    batch: dict[str, np.ndarray] = {name: f[name][start:stop].astype(np.float32) for name in (*MAP_NAMES, "mean")}
+    for name, value in batch.items():
+        bad = ~np.isfinite(value)
+        if bad.any():
+            index = start + int(np.flatnonzero(bad.reshape(bad.shape[0], -1).any(1))[0])
+            raise NumericalError(f"{f.attrs.get('au')}+{f.attrs.get('eu')} split {split.name!r}: non-finite {name} "
+                                 f"in {path} at image index {index}")
+    labels = f["sample_labels"][start:stop].astype(np.int64)
+    if labels.size and labels.max() >= num_classes:
+        raise InputError(f"predictions file {path}: sample labels outside [0, {num_classes - 1}]")
+    batch["samples"] = np.eye(num_classes, dtype=np.float32)[labels].transpose(0, 1, 4, 2, 3)
+    batch["annotations"] = np.asarray(split.annotations[start:stop], dtype=np.int64)
+    if split.oracle is not None:
+        batch["oracle"] = np.asarray(split.oracle[start:stop], dtype=np.float32)
+    return batch
+
+
+def evaluate_predictions(pred_dir: Path, dataset: Dataset, *, batch_size: int = 64) -> pd.DataFrame:
+    """The tidy metrics table (docs/conventions.md "Tidy results") of the predictions in ``pred_dir``.
+
+    Raises InputError naming the file when a predictions file is missing, incomplete or does not align with the
+    dataset (N, C, H, W), and NumericalError naming combination, split and image when a map holds NaN/inf.
+    """
+    if batch_size < 1:
+        raise InputError(f"batch_size must be >= 1, got {batch_size}")
+    num_classes = dataset.info.num_classes
+    evaluator = Evaluator(num_classes, ood_splits=dataset.info.ood_splits, id_split=ID_TEST)
+    for name in evaluated_splits(dataset):
+        path = prediction_path(pred_dir, name)
+        read_attrs(path)
+        split = dataset.split(name)
+        with h5py.File(path, "r") as f:
+            _check_alignment(f, path, split, num_classes)
+            for start in range(0, len(split), batch_size):
+                batch = _read_chunk(f, path, split, start, min(start + batch_size, len(split)), num_classes)
+                if name == VALIDATION:
+                    evaluator.add_validation(batch)
+                else:
+                    evaluator.add(name, batch)
+    return evaluator.results()

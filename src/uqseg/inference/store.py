@@ -1,0 +1,67 @@
+"""The per-split predictions file (docs/conventions.md "Run directory"): one compressed HDF5 written atomically.
+
+Datasets: ``tu``, ``au``, ``eu`` (N×H×W float32), ``mean`` (N×C×H×W float16), ``pred`` (N×H×W uint8, argmax of
+the mean), ``samples`` (k×n×C×H×W float16: the first k images' AU samples of the first EU instance) and
+``sample_labels`` (N×L×H×W uint8: one predictive label map per EU instance — its first AU sample — or, for
+No-EU, per AU sample; used for GED). Same orientation as the annotations (row = y, column = x; nothing is
+transposed). Attributes: ``au``, ``eu``, ``split``, ``S``, ``M``, ``num_images``, ``predictions`` and
+``complete`` (set last; with the atomic rename a reader never sees a partial file under the final name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from uqseg.errors import InputError
+
+MAP_NAMES = ("tu", "au", "eu")
+REQUIRED = (*MAP_NAMES, "mean", "pred", "sample_labels")
+_GZIP = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+
+
+def create_datasets(f: h5py.File, n: int, c: int, h: int, w: int, labels: int, k: int, s: int) -> None:
+    """Create the (empty, chunked per image) datasets of a predictions file."""
+    if c > 255:
+        raise InputError(f"{c} classes do not fit the uint8 label maps of a predictions file")
+    for name in MAP_NAMES:
+        f.create_dataset(name, (n, h, w), dtype="float32", chunks=(1, h, w), **_GZIP)
+    f.create_dataset("mean", (n, c, h, w), dtype="float16", chunks=(1, c, h, w), **_GZIP)
+    f.create_dataset("pred", (n, h, w), dtype="uint8", chunks=(1, h, w), **_GZIP)
+    f.create_dataset("sample_labels", (n, labels, h, w), dtype="uint8", chunks=(1, labels, h, w), **_GZIP)
+    f.create_dataset("samples", (k, s, c, h, w), dtype="float16", chunks=(1, s, c, h, w) if k else None, **_GZIP)
+
+
+def write_batch(f: h5py.File, start: int, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write one batch of images ``start..start+B`` into every dataset named in ``arrays``."""
+    for name, value in arrays.items():
+        f[name][start:start + value.shape[0]] = value
+
+
+def read_attrs(path: Path) -> dict[str, Any]:
+    """The attributes of a complete predictions file; a missing, corrupt or partial file is an InputError."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"predictions file {path} does not exist")
+    try:
+        with h5py.File(path, "r") as f:
+            attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+            missing = [name for name in REQUIRED if name not in f]
+    except OSError as err:
+        raise InputError(f"predictions file {path} is corrupt or not HDF5: {err}") from None
+    if not attrs.get("complete") or missing:
+        raise InputError(f"predictions file {path} is incomplete (missing {missing or 'the complete flag'})")
+    return attrs
+
+
+def is_complete(path: Path) -> bool:
+    """Whether ``path`` is a complete predictions file."""
+    try:
+        read_attrs(path)
+    except InputError:
+        return False
+    return True
