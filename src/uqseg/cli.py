@@ -70,6 +70,43 @@ def train(
         typer.echo(f"{run.name} {run.key}: {path}")
 
 
+@app.command("evaluate")
+def evaluate(
+    dataset: str = typer.Option(..., "--dataset", help="Registered dataset name, e.g. synthetic-lidc."),
+    combo: str = typer.Option(..., "--combo", help="The combination AU+EU, e.g. ssn+swag."),
+    epochs: int = typer.Option(..., "--epochs", help="Training epochs (runs already trained are reused)."),
+    out: Path = typer.Option(..., "--out", help="Run directory (training/, predictions/, metrics/ go below it)."),
+    seed: int = typer.Option(0, "--seed", help="Base seed of training and inference."),
+    overrides: list[str] = typer.Option([], "--set", help="SECTION.KEY=VALUE, SECTION in train, model, data, infer."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a rich progress bar."),
+) -> None:
+    """Train (if needed), predict every split and evaluate one combination; write its tidy metrics table."""
+    from uqseg.inference.cli_support import run_evaluate
+
+    path = run_evaluate(dataset, combo, epochs=epochs, out=out, seed=seed, overrides=overrides, progress=progress)
+    typer.echo(f"wrote {path}")
+
+
+@app.command("predict")
+def predict(
+    run_dir: Path = typer.Argument(..., help="Run directory holding trained runs under training/."),
+    combo: str = typer.Option(..., "--combo", help="The combination AU+EU, e.g. ssn+swag."),
+    image: Path = typer.Option(..., "--image", help="A PNG, JPG or NPY image."),
+    out: Path = typer.Option(None, "--out", help="Output folder (default: RUN_DIR/predict/<image stem>/<combo>)."),
+    dataset: str = typer.Option(None, "--dataset", help="Dataset of the trained runs, if several."),
+    seed: int = typer.Option(None, "--seed", help="Seed of the trained runs, if several."),
+    normalise: str = typer.Option("dataset", "--normalise", help="dataset, standardise or none."),
+    overrides: list[str] = typer.Option([], "--set", help="infer.KEY=VALUE inference settings."),
+) -> None:
+    """Write a figure of the image, AU samples and the TU/AU/EU maps, plus the maps as .npy, for one image."""
+    from uqseg.inference.cli_support import run_predict
+
+    paths = run_predict(run_dir, combo, image, out=out, dataset=dataset, seed=seed, normalise=normalise,
+                        overrides=overrides)
+    for name, path in paths.items():
+        typer.echo(f"{name}: {path}")
+
+
 def main() -> None:
     """Console entry point: uqseg errors print one line and exit 2; ``--debug`` shows the traceback."""
     debug = "--debug" in sys.argv[1:]

@@ -1,0 +1,82 @@
+"""`uqseg evaluate` and `uqseg predict` through the console entry point (issue 5; issue 10 clear errors)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from inference_doubles import tiny_dataset
+from PIL import Image
+
+import uqseg.data
+from uqseg.cli import main
+
+MODEL_SETS = ["model.in_channels=1", "model.image_size=32", "model.base_width=8", "model.channel_mult=[1,2]",
+              "model.num_res_blocks=1", "model.group_norm_groups=8", "model.attention_levels=[-1]"]
+FAST = ["train.batch_size=4", "train.swag_epochs=2", "train.swag_max_cols=2", "train.limit_train_batches=1",
+        "infer.instances=2", "infer.batch_size=4"]
+
+
+def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["uqseg", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as err:
+        code = int(err.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def trained(tmp_path, monkeypatch, capsys):
+    data = tiny_dataset({"train": 4, "val": 2, "test": 2, "ood-noise": 2}, size=32)
+    monkeypatch.setattr(uqseg.data, "get_dataset", lambda name, **options: data)
+    sets = [x for s in MODEL_SETS + FAST for x in ("--set", s)]
+    code, out, err = _cli(monkeypatch, capsys, "evaluate", "--dataset", "tiny", "--combo", "softmax+swag",
+                          "--epochs", "2", "--out", str(tmp_path), "--no-progress", *sets)
+    assert code == 0, err
+    return tmp_path, out
+
+
+def test_evaluate_writes_metrics(trained) -> None:
+    root, out = trained
+    path = root / "metrics" / "tiny" / "seed0" / "softmax+swag.parquet"
+    assert str(path) in out
+    table = pd.read_parquet(path)
+    assert {"dataset", "seed", "au", "eu", "split", "task", "measure", "metric", "value", "status"} <= set(table)
+    assert sorted(p.name for p in (root / "predictions" / "tiny" / "seed0" / "softmax+swag").iterdir()) == [
+        "ood-noise.h5", "test.h5", "val.h5"]
+
+
+def test_predict_user_image(trained, tmp_path_factory, monkeypatch, capsys) -> None:
+    root, _ = trained
+    folder = tmp_path_factory.mktemp("img")
+    picture = np.zeros((40, 50, 3), np.uint8)
+    picture[5:20, 30:45] = 255
+    Image.fromarray(picture).save(folder / "mine.png")
+    code, out, err = _cli(monkeypatch, capsys, "predict", str(root), "--combo", "softmax+swag", "--image",
+                          str(folder / "mine.png"), "--set", "infer.instances=3")
+    assert code == 0, err
+    target = root / "predict" / "mine" / "softmax+swag"
+    tu, au, eu = (np.load(target / f"{n}.npy") for n in ("tu", "au", "eu"))
+    assert tu.shape == (32, 32) and np.isfinite(tu).all()
+    np.testing.assert_allclose(eu, tu - au, atol=1e-5)
+    assert (target / "figure.png").stat().st_size > 1000 and "figure" in out
+
+    (folder / "bad.png").write_bytes(b"not an image")
+    code, _, err = _cli(monkeypatch, capsys, "predict", str(root), "--combo", "softmax+swag", "--image",
+                        str(folder / "bad.png"))
+    assert code == 2 and "cannot read image" in err and "Traceback" not in err
+    np.save(folder / "two.npy", np.zeros((32, 32, 2), np.float32))
+    code, _, err = _cli(monkeypatch, capsys, "predict", str(root), "--combo", "softmax+swag", "--image",
+                        str(folder / "two.npy"))
+    assert code == 2 and "2 channels" in err
+    code, _, err = _cli(monkeypatch, capsys, "predict", str(root), "--combo", "ssn+swag", "--image",
+                        str(folder / "mine.png"))
+    assert code == 2 and "no complete trained shared run of ssn" in err
+    code, _, err = _cli(monkeypatch, capsys, "predict", str(root), "--combo", "softmax+none", "--image",
+                        str(folder / "mine.png"))
+    assert code == 2 and "not a valid combination" in err
