@@ -1,0 +1,188 @@
+"""Executors of the step graph (issue 6): ``local`` runs steps in-process in dependency order; ``ray`` submits each
+step as a Ray task with its resource needs, as soon as its dependencies have finished.
+
+Both skip complete steps without running them and report every start and finish to a listener (the step log and
+the progress display). A failing step stops the run: the local executor re-raises its error; the Ray executor
+cancels the steps still running (their outputs are atomic, so nothing half-written remains) and re-raises it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+from uqseg.errors import ConfigError, UqsegError
+from uqseg.experiments.dag import StepGraph
+from uqseg.experiments.steps import Outcome, Step, clear_marker, is_complete, now, write_marker
+
+
+class Listener(Protocol):
+    """Told when a step starts and when it finishes (done, skipped or failed)."""
+
+    def started(self, step: Step) -> None: ...
+
+    def finished(self, step: Step, outcome: Outcome) -> None: ...
+
+
+def skipped(step: Step) -> Outcome:
+    """The outcome of a step found complete."""
+    stamp = now()
+    return Outcome(step.name, step.key, step.kind, "skipped", stamp, stamp, 0.0)
+
+
+def failed(step: Step, start: str, wall_s: float, err: BaseException) -> Outcome:
+    """The outcome of a step that raised ``err``."""
+    return Outcome(step.name, step.key, step.kind, "failed", start, now(), wall_s, f"{type(err).__name__}: {err}")
+
+
+def execute_step(step: Step, run_dir: Path | str, torch_threads: int | None = None) -> Outcome:
+    """Run ``step`` unless complete: clear its marker, call its function, then write its marker (issue 6)."""
+    run_dir = Path(run_dir)
+    if is_complete(run_dir, step):
+        return skipped(step)
+    if torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(torch_threads)
+    start, t0 = now(), time.perf_counter()
+    clear_marker(run_dir, step)
+    step.fn(step, run_dir)
+    wall = time.perf_counter() - t0
+    write_marker(run_dir, step, wall_s=wall)
+    return Outcome(step.name, step.key, step.kind, "done", start, now(), wall)
+
+
+class LocalExecutor:
+    """Runs the steps one after another in this process."""
+
+    name = "local"
+
+    def __init__(self, torch_threads: int | None = None):
+        self.torch_threads = torch_threads
+
+    def __enter__(self) -> LocalExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def run(self, graph: StepGraph, run_dir: Path, listener: Listener) -> None:
+        """Run every step of ``graph`` in dependency order."""
+        for step in graph.order():
+            if is_complete(run_dir, step):
+                listener.finished(step, skipped(step))
+                continue
+            listener.started(step)
+            start, t0 = now(), time.perf_counter()
+            try:
+                outcome = execute_step(step, run_dir, self.torch_threads)
+            except BaseException as err:
+                listener.finished(step, failed(step, start, time.perf_counter() - t0, err))
+                raise
+            listener.finished(step, outcome)
+
+
+def import_ray() -> Any:
+    """Import Ray, or explain how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("the ray executor needs Ray: pip install 'uqseg[ray]'") from None
+    return ray
+
+
+def _remote_execute(step: Step, run_dir: str, torch_threads: int | None) -> Outcome:
+    return execute_step(step, run_dir, torch_threads)
+
+
+class RayExecutor:
+    """Submits each step as a Ray task (``num_cpus``/``num_gpus`` from the step) once its dependencies are done.
+
+    Connects to ``address`` (e.g. ``auto`` or ``ray://head:10001``) or, without one, starts a local Ray instance
+    with ``num_cpus`` CPUs. The run directory must be on a file system every Ray node shares.
+    """
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, num_cpus: int | None = None, torch_threads: int | None = None):
+        self.address, self.num_cpus, self.torch_threads = address, num_cpus, torch_threads
+        self._started = False
+
+    def __enter__(self) -> RayExecutor:
+        """Connect to Ray (or start a local instance) for the steps run inside the ``with`` block."""
+        ray = import_ray()
+        if not ray.is_initialized():
+            options: dict[str, Any] = {"include_dashboard": False, "logging_level": "ERROR", "log_to_driver": False}
+            if self.address:
+                ray.init(address=self.address, **options)
+            else:
+                ray.init(num_cpus=self.num_cpus, **options)
+            self._started = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Shut down the Ray instance this executor started (never one it found running)."""
+        if self._started:
+            import_ray().shutdown()
+            self._started = False
+
+    def run(self, graph: StepGraph, run_dir: Path, listener: Listener) -> None:
+        """Run every step of ``graph`` on Ray, respecting dependencies (inside ``with executor:``)."""
+        ray = import_ray()
+        if not ray.is_initialized():
+            raise UqsegError("the Ray executor runs steps inside 'with executor:'")
+        task = ray.remote(max_retries=0)(_remote_execute)
+        run_dir = Path(run_dir).resolve()
+        done: set[str] = set()
+        running: dict[Any, tuple[Step, str, float]] = {}
+        while len(done) < len(graph):
+            self._submit_ready(graph, run_dir, listener, task, done, running)
+            if not running:
+                if len(done) < len(graph):
+                    waiting = sorted({s.name for s in graph} - done)[:5]
+                    raise UqsegError(f"no step can run; waiting: {waiting}")
+                break
+            ready, _ = ray.wait(list(running), num_returns=1)
+            for ref in ready:
+                step, start, t0 = running.pop(ref)
+                try:
+                    outcome = ray.get(ref)
+                except ray.exceptions.RayError as err:
+                    cause = getattr(err, "cause", None) or err
+                    listener.finished(step, failed(step, start, time.perf_counter() - t0, cause))
+                    for other in running:
+                        ray.cancel(other, force=True)
+                    if isinstance(cause, UqsegError):
+                        raise cause from None
+                    raise UqsegError(f"step {step.name} failed on Ray: {type(cause).__name__}: {cause}") from err
+                listener.finished(step, outcome)
+                done.add(step.name)
+
+    def _submit_ready(self, graph: StepGraph, run_dir: Path, listener: Listener, task: Any, done: set[str],
+                      running: dict[Any, tuple[Step, str, float]]) -> None:
+        """Submit every ready step; complete ones are skipped at once, which may make more steps ready."""
+        while True:
+            ready = graph.ready(done, {step.name for step, _, _ in running.values()})
+            if not ready:
+                return
+            for step in ready:
+                if is_complete(run_dir, step):
+                    listener.finished(step, skipped(step))
+                    done.add(step.name)
+                    continue
+                listener.started(step)
+                ref = task.options(num_cpus=step.num_cpus, num_gpus=step.num_gpus, name=step.name).remote(
+                    step, str(run_dir), self.torch_threads)
+                running[ref] = (step, now(), time.perf_counter())
+
+
+def make_executor(kind: str, *, ray_address: str | None = None, ray_num_cpus: int | None = None,
+                  torch_threads: int | None = None) -> LocalExecutor | RayExecutor:
+    """The executor called ``kind`` (``local`` or ``ray``)."""
+    if kind == "local":
+        return LocalExecutor(torch_threads)
+    if kind == "ray":
+        import_ray()
+        return RayExecutor(ray_address, ray_num_cpus, torch_threads)
+    raise ConfigError(f"execution.executor: unknown executor {kind!r}; options: local, ray")

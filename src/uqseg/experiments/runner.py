@@ -1,0 +1,112 @@
+"""``uqseg benchmark`` (issue 6, issue 10): plan the study, run its steps, record everything, resumably.
+
+The run directory is locked for the whole run; leftovers of interrupted atomic writes are removed on start; the
+resolved config goes to ``config.yaml`` and the environment to ``environment.json``. Steps already complete are
+skipped, so a killed run started again finishes the study without redoing a finished step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from uqseg.atomic import remove_stale_temporaries, write_text_atomic
+from uqseg.experiments.config import BenchmarkConfig
+from uqseg.experiments.dag import StepGraph
+from uqseg.experiments.environment import environment_record, write_environment
+from uqseg.experiments.executors import make_executor
+from uqseg.experiments.lock import RunLock
+from uqseg.experiments.paths import CONFIG_FILE, RESULTS_PARQUET
+from uqseg.experiments.progress import ProgressDisplay
+from uqseg.experiments.steps import Outcome, Step, StepLog, now, read_step_log
+from uqseg.experiments.study import data_steps, study_graph
+
+
+@dataclass
+class BenchmarkRun:
+    """What one invocation did: where the results and report are, and its wall times by stage."""
+
+    run_dir: Path
+    results: Path
+    report: Path | None
+    wall_s: float
+    stage_wall_s: dict[str, float] = field(default_factory=dict)
+    done: int = 0
+    skipped: int = 0
+
+
+class _Recorder:
+    """Listener that logs every event to steps.jsonl, sums wall time per stage and drives the display."""
+
+    def __init__(self, log: StepLog, display: ProgressDisplay):
+        self.log, self.display = log, display
+        self.stage_wall_s: dict[str, float] = defaultdict(float)
+        self.done = self.skipped = 0
+
+    def started(self, step: Step) -> None:
+        self.log.event(step, "start")
+        self.display.started(step)
+
+    def finished(self, step: Step, outcome: Outcome) -> None:
+        self.log.outcome(step, outcome)
+        if outcome.status == "done":
+            self.stage_wall_s[step.kind] += outcome.wall_s
+            self.done += 1
+        elif outcome.status == "skipped":
+            self.skipped += 1
+        self.display.finished(step, outcome)
+
+
+def total_stage_wall(run_dir: Path) -> dict[str, float]:
+    """Wall time per stage summed over every finished step in the step log (all invocations)."""
+    totals: dict[str, float] = defaultdict(float)
+    for event in read_step_log(run_dir):
+        if event.get("status") == "done":
+            totals[str(event.get("kind"))] += float(event.get("wall_s", 0.0))
+    return dict(totals)
+
+
+def write_config(cfg: BenchmarkConfig, run_dir: Path) -> Path:
+    """Write the resolved config to ``RUN_DIR/config.yaml`` atomically."""
+    text = yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+    return write_text_atomic(Path(run_dir) / CONFIG_FILE, text)
+
+
+def run_benchmark(cfg: BenchmarkConfig, run_dir: Path | str, *, progress: bool = True) -> BenchmarkRun:
+    """Run the study ``cfg`` in ``run_dir`` (created if needed) and return where its results are (issue 6).
+
+    Raises LockedError at once when another process holds the run directory.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ex = cfg.execution
+    executor = make_executor(ex.executor, ray_address=ex.ray_address, ray_num_cpus=ex.ray_num_cpus,
+                             torch_threads=ex.torch_threads)
+    with RunLock(run_dir):
+        remove_stale_temporaries(run_dir)
+        write_config(cfg, run_dir)
+        start, t0 = now(), time.perf_counter()
+        write_environment(run_dir, environment_record(start=start, end=None, executor=executor.name,
+                                                      stage_wall_s={}, total_stage_wall_s=total_stage_wall(run_dir),
+                                                      wall_s=None))
+        display = ProgressDisplay(enabled=progress)
+        recorder = _Recorder(StepLog(run_dir), display)
+        with display, executor:
+            data = data_steps(cfg)
+            display.add(data)
+            executor.run(StepGraph(data), run_dir, recorder)
+            graph = study_graph(cfg, run_dir, data)
+            display.add(graph.order())
+            executor.run(graph, run_dir, recorder)
+        wall = time.perf_counter() - t0
+        stages = dict(recorder.stage_wall_s)
+        write_environment(run_dir, environment_record(start=start, end=now(), executor=executor.name,
+                                                      stage_wall_s=stages, total_stage_wall_s=total_stage_wall(run_dir),
+                                                      wall_s=wall))
+    report = run_dir / "report" / "index.html"
+    return BenchmarkRun(run_dir, run_dir / RESULTS_PARQUET, report if cfg.report else None, wall, stages,
+                        recorder.done, recorder.skipped)

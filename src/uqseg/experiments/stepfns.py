@@ -1,0 +1,104 @@
+"""What each benchmark step does (issue 6): data → training → inference → metrics → results → report.
+
+Every function takes ``(step, run_dir)``, reads what it needs from ``step.params`` and writes its outputs
+atomically below ``run_dir`` (the layers it calls write atomically too). They run in the benchmark process or in a
+Ray worker alike; a dataset is opened once per process and reused.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from uqseg.atomic import write_text_atomic
+from uqseg.data.contract import Dataset
+from uqseg.errors import ConfigError, InputError
+from uqseg.experiments.paths import inside_run_dir
+from uqseg.experiments.steps import Step
+
+_OPEN: dict[str, Dataset] = {}
+
+
+def open_dataset(run_dir: Path, data: dict[str, Any]) -> Dataset:
+    """The dataset described by a data step's params: its ``root`` if given, else generated into ``cache_dir``."""
+    from uqseg.data import get_dataset
+
+    kwargs = dict(data["options"])
+    if data.get("root"):
+        kwargs["root"] = data["root"]
+    else:
+        kwargs["cache_dir"] = inside_run_dir(run_dir, data["cache_dir"], what=f"datasets.{data['dataset']}.cache_dir")
+    memo = json.dumps([data["dataset"], {k: str(v) for k, v in kwargs.items()}], sort_keys=True)
+    if memo not in _OPEN:
+        try:
+            _OPEN[memo] = get_dataset(data["dataset"], **kwargs)
+        except TypeError as err:
+            hint = "" if data.get("root") else f" (a prepared real dataset needs datasets.{data['dataset']}.root)"
+            raise ConfigError(f"datasets.{data['dataset']}: its factory rejected the options: {err}{hint}") from None
+    return _OPEN[memo]
+
+
+def dataset_record(dataset: Dataset) -> dict[str, Any]:
+    """DatasetInfo and split sizes as JSON-ready data; an empty split is an InputError."""
+    sizes = {name: len(dataset.split(name)) for name in dataset.info.splits}
+    empty = [name for name, n in sizes.items() if n == 0]
+    if empty:
+        raise InputError(f"dataset {dataset.info.name!r} has empty splits {empty}")
+    return {"info": asdict(dataset.info), "splits": sizes}
+
+
+def run_data(step: Step, run_dir: Path) -> None:
+    """Generate (or open and check) the dataset and record its info and split sizes."""
+    record = dataset_record(open_dataset(run_dir, step.params["data"]))
+    write_text_atomic(run_dir / step.params["info_file"], json.dumps(record, sort_keys=True, indent=1))
+
+
+def run_training(step: Step, run_dir: Path) -> None:
+    """Train one planned run (resuming from its last checkpoint) into ``training/<run-key>`` (SPEC §6, §7)."""
+    from uqseg.training.plan import run_directory
+    from uqseg.training.train import train_run
+
+    run = step.params["run"]
+    train_run(run, open_dataset(run_dir, step.params["data"]), run_directory(run_dir, run), progress=False)
+
+
+def run_prediction(step: Step, run_dir: Path) -> None:
+    """Predict one split of one combination into its HDF5 file (SPEC §1, §6)."""
+    from uqseg.inference.predict import load_method, predict_split
+    from uqseg.training.plan import run_directory
+
+    p = step.params
+    runs = p["runs"]
+    cfg = p["inference"]
+    method = load_method(p["au"], p["eu"], [run_directory(run_dir, r) for r in runs], runs, cfg)
+    split = open_dataset(run_dir, p["data"]).split(p["split"])
+    predict_split(p["au"], p["eu"], method, split, inside_run_dir(run_dir, p["out"]), cfg)
+
+
+def run_metrics(step: Step, run_dir: Path) -> None:
+    """Evaluate one combination's predictions (SPEC §3) into its tidy metrics table."""
+    from uqseg.inference.combination import write_table
+    from uqseg.inference.evaluate import evaluate_predictions
+
+    p = step.params
+    table = evaluate_predictions(inside_run_dir(run_dir, p["predictions"]), open_dataset(run_dir, p["data"]),
+                                 batch_size=p["batch_size"])
+    for i, column in enumerate(("dataset", "seed", "au", "eu")):
+        table.insert(i, column, p[column])
+    write_table(table, inside_run_dir(run_dir, p["out"]))
+
+
+def run_results(step: Step, run_dir: Path) -> None:
+    """Combine every combination's metrics into ``results.parquet`` and ``results.csv``."""
+    from uqseg.experiments.results import combine_metrics, write_results
+
+    write_results(combine_metrics(inside_run_dir(run_dir, path) for path in step.params["metrics"]), run_dir)
+
+
+def run_report(step: Step, run_dir: Path) -> None:
+    """Build the HTML report of the run directory (``uqseg.report.build_report``)."""
+    from uqseg.report import build_report
+
+    build_report(run_dir)
