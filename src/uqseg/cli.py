@@ -107,6 +107,25 @@ def predict(
         typer.echo(f"{name}: {path}")
 
 
+@app.command("benchmark")
+def benchmark(
+    preset: str = typer.Option("quick", "--preset", help="quick, paper, tiny, or a YAML file."),
+    datasets: list[str] = typer.Option(None, "--datasets", help="Registered datasets (comma-separated or repeated)."),
+    combos: list[str] = typer.Option(None, "--combos", help="AU+EU combinations (comma-separated or repeated)."),
+    seeds: int = typer.Option(None, "--seeds", help="Number of seeds: 0..N-1."),
+    out: Path = typer.Option(None, "--out", help="Run directory (default: runs/<preset>)."),
+    executor: str = typer.Option(None, "--executor", help="local or ray."),
+    ray_address: str = typer.Option(None, "--ray-address", help="Ray cluster address (with --executor ray)."),
+    overrides: list[str] = typer.Option([], "--set", help="KEY.SUBKEY=VALUE preset override, e.g. train.epochs=5."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress display."),
+) -> None:
+    """Run the whole study (train, infer, evaluate, report); resumes where it stopped (issue 6)."""
+    from uqseg.experiments.command import benchmark_command
+
+    benchmark_command(preset=preset, datasets=datasets, combos=combos, seeds=seeds, out=out, executor=executor,
+                      ray_address=ray_address, overrides=overrides, progress=progress)
+
+
 def main() -> None:
     """Console entry point: uqseg errors print one line and exit 2; ``--debug`` shows the traceback."""
     debug = "--debug" in sys.argv[1:]

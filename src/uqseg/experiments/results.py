@@ -3,12 +3,13 @@
 ``RUN_DIR/results.parquet`` (and ``results.csv``) holds one row per (dataset, seed, au, eu, split, task, measure,
 metric, aggregation) with its ``value`` and ``status``. Everything else is derived from that file alone:
 
-    >>> from uqseg.experiments.results import load_results, delta_rows, id_dice
+    >>> from uqseg.experiments.results import load_results, id_dice
+    >>> from uqseg.report.tables import delta_table, rank_table
     >>> results = load_results("runs/quick")          # the run directory or the file itself
-    >>> deltas = delta_rows(results)                 # Δ per combination (SPEC §2), uqseg.metrics.task_entanglement
     >>> dice = id_dice(results)                      # ID-test Dice per combination
-
-The report's rank tables (SPEC §3 Ranking, paper Table 2) are ``uqseg.report.tables.rank_table(results)``.
+    >>> deltas = delta_table(results)                # Δ per combination, task and split group (SPEC §2)
+    >>> ranks = rank_table(results)                  # performance ranks (SPEC §3 Ranking, paper Table 2)
+    >>> entangled = rank_table(results, "entanglement")  # Δ ranks
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import pandas as pd
 from uqseg.atomic import write_bytes_atomic, write_text_atomic
 from uqseg.errors import InputError
 from uqseg.experiments.paths import RESULTS_CSV, RESULTS_PARQUET
-from uqseg.metrics import task_entanglement
 
 KEYS = ("dataset", "seed", "au", "eu")
 ROW_COLUMNS = ("split", "task", "measure", "metric", "aggregation")
@@ -90,22 +90,6 @@ def load_results(path: Path | str) -> pd.DataFrame:
     except (OSError, ValueError) as err:
         raise InputError(f"cannot read results file {path}: {err}") from None
     return check_results(table, source=str(path))
-
-
-def delta_rows(results: pd.DataFrame) -> pd.DataFrame:
-    """Δ (SPEC §2) of every combination: ``uqseg.metrics.task_entanglement`` per (dataset, seed, au, eu).
-
-    Columns: dataset, seed, au, eu, then task_entanglement's (split, task, metric, aggregation, u_correct,
-    u_wrong, wrong_measure, delta, out_of_range, status). OODD averages AUROC over the OOD splits first.
-    """
-    results = check_results(results)
-    frames = []
-    for key, group in results.groupby(list(KEYS), sort=True):
-        rows = task_entanglement(group)
-        for i, (column, value) in enumerate(zip(KEYS, key, strict=True)):
-            rows.insert(i, column, value)
-        frames.append(rows)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*KEYS, "delta"])
 
 
 def id_dice(results: pd.DataFrame, split: str = "test") -> pd.DataFrame:

@@ -8,6 +8,8 @@ Ray worker alike; a dataset is opened once per process and reused.
 from __future__ import annotations
 
 import json
+import logging
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -56,12 +58,20 @@ def run_data(step: Step, run_dir: Path) -> None:
 
 
 def run_training(step: Step, run_dir: Path) -> None:
-    """Train one planned run (resuming from its last checkpoint) into ``training/<run-key>`` (SPEC §6, §7)."""
+    """Train one planned run (resuming from its last checkpoint) into ``training/<run-key>`` (SPEC §6, §7).
+
+    Lightning's per-trainer notices (devices, tips, "max_epochs reached") are silenced: the benchmark shows its own
+    progress; warnings of the training itself still show.
+    """
     from uqseg.training.plan import run_directory
     from uqseg.training.train import train_run
 
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     run = step.params["run"]
-    train_run(run, open_dataset(run_dir, step.params["data"]), run_directory(run_dir, run), progress=False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
+        train_run(run, open_dataset(run_dir, step.params["data"]), run_directory(run_dir, run), progress=False)
 
 
 def run_prediction(step: Step, run_dir: Path) -> None:
