@@ -1,0 +1,215 @@
+"""`build_report(run_dir)`: the paper's tables and figures from a run directory as RUN_DIR/report/index.html, with
+every figure as PNG and PDF and every table as CSV and Markdown (issue 7)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from uqseg.atomic import atomic_directory
+from uqseg.data import Dataset
+from uqseg.errors import InputError
+from uqseg.experiments.results import load_results
+from uqseg.inference.store import is_complete
+from uqseg.report import frames, html, run_info
+from uqseg.report.figures.ablation import plot_ablation
+from uqseg.report.figures.collapse import plot_collapse
+from uqseg.report.figures.entanglement import plot_entanglement
+from uqseg.report.figures.geometry import plot_geometry
+from uqseg.report.figures.oracle import plot_oracle
+from uqseg.report.figures.qualitative import plot_qualitative, read_rows
+from uqseg.report.figures.segmentation import plot_segmentation
+from uqseg.report.figures.style import context
+from uqseg.report.names import au_label, combos, eu_label
+from uqseg.report.tables import delta_table, performance_from_deltas, rank_grid, ranks_from_deltas, table2, to_markdown
+
+REPORT_DIR = "report"
+
+
+class _Writer:
+    """Writes tables (CSV + Markdown) and keeps the report folder for relative links."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        (root / "tables").mkdir(parents=True, exist_ok=True)
+        (root / "figures").mkdir(parents=True, exist_ok=True)
+
+    @property
+    def figures(self) -> Path:
+        return self.root / "figures"
+
+    def table(self, df: pd.DataFrame, name: str) -> tuple[str, str]:
+        csv, md = self.root / "tables" / f"{name}.csv", self.root / "tables" / f"{name}.md"
+        df.to_csv(csv, index=False)
+        md.write_text(to_markdown(df), encoding="utf-8")
+        return f"tables/{name}.csv", f"tables/{name}.md"
+
+    def figure(self, png: Path, caption: str) -> str:
+        return html.figure(png, self.root, caption)
+
+
+def _summary(w: _Writer, results: pd.DataFrame, cfg: dict, cfg_text: str, env: dict) -> html.Section:
+    s = html.Section("summary", "Run summary", "What was run, on what, with which versions, and how long it took; "
+                     "missing values and combinations are listed here before any figure.")
+    s.blocks.append(html.table(run_info.summary_table(cfg, env, results),
+                               w.table(run_info.summary_table(cfg, env, results), "run_summary")))
+    cov = frames.coverage(results, combos())
+    s.blocks += ["<h3>Combinations per dataset and seed</h3>", html.table(cov, w.table(cov, "coverage"))]
+    bad = frames.status_summary(results)
+    s.blocks.append("<h3>Missing values (NaN results and why)</h3>")
+    s.blocks.append(html.table(bad, w.table(bad, "missing_values")) if len(bad)
+                    else "<p>Every result value is finite.</p>")
+    s.blocks.append(f"<details><summary>Resolved config (config.yaml)</summary><pre>{html.esc(cfg_text)}</pre>"
+                    "</details>")
+    return s
+
+
+def _table2(w: _Writer, deltas: pd.DataFrame) -> html.Section:
+    s = html.Section("table2", "Table 2: performance rank and entanglement (Δ) rank",
+                     "Lower rank is better (1 = best of the combinations); each cell averages the OODD, AMB and CAL "
+                     "ranks, ± the 95% CI over seeds when there are several; N/A marks the invalid softmax + No EU.")
+    perf, ent = ranks_from_deltas(deltas, "performance"), ranks_from_deltas(deltas, "entanglement")
+    w.table(table2(perf, ent), "table2")
+    w.table(perf, "ranks_performance")
+    w.table(ent, "ranks_entanglement")
+    if perf.empty:
+        s.blocks.append(html.note("No task results to rank."))
+    for dataset in perf.dataset.unique():
+        n = int(perf[perf.dataset == dataset].n_seeds.max())
+        grids = []
+        for kind, ranks in (("Performance rank", perf), ("Δ rank", ent)):
+            g = rank_grid(ranks, dataset).reset_index()
+            grids.append(f"<div><h3>{html.esc(dataset)}: {kind}</h3>{html.table(g)}</div>")
+        s.blocks.append(f'<div class="grids">{"".join(grids)}</div><p class="links">{n} seed(s). Per-task ranks: '
+                        '<a href="tables/ranks_performance.csv">performance</a>, '
+                        '<a href="tables/ranks_entanglement.csv">Δ</a>; whole table: '
+                        '<a href="tables/table2.csv">CSV</a> · <a href="tables/table2.md">Markdown</a></p>')
+    return s
+
+
+def _qualitative(w: _Writer, run_dir: Path, results: pd.DataFrame, perf_ranks: pd.DataFrame,
+                 datasets: Mapping[str, Dataset | str], n_images: int, n_samples: int) -> html.Section:
+    s = html.Section("qualitative", "Qualitative panels (Fig. 5/6)",
+                     "Per row one test image: the image, its annotators and AU samples (colour = class, samples as "
+                     "expected class), then TU, AU and EU on one shared colour scale per row (nats, brighter = more "
+                     "uncertain); ID rows first, then OOD.")
+    for dataset in dict.fromkeys(results.dataset):
+        found = run_info.prediction_dirs(run_dir, dataset)
+        if not found:
+            s.blocks.append(html.note(f"{dataset}: no complete prediction files under predictions/{dataset}/."))
+            continue
+        final = perf_ranks[(perf_ranks.dataset == dataset) & (perf_ranks.task == "final")]
+        rank = {(r.au, r.eu): r.rank for r in final.itertuples()}
+        seed, au, eu, folder = min(found, key=lambda t: (t[0], np.nan_to_num(rank.get((t[1], t[2]), np.inf),
+                                                                             nan=np.inf)))
+        data = datasets.get(dataset)
+        ds = data if isinstance(data, Dataset) else None
+        if ds is None:
+            s.blocks.append(html.note(f"{dataset}: images and annotators unavailable ({data or 'not configured'})."))
+        oods = sorted(p.stem for p in folder.glob("ood*.h5") if is_complete(p))
+        rows = []
+        for split in ["test", *oods[:1]]:
+            try:
+                rows += read_rows(folder / f"{split}.h5", ds.split(split) if ds else None, n_images, n_samples)
+            except InputError as err:
+                s.blocks.append(html.note(f"{dataset} {split}: {err}"))
+        if not rows:
+            continue
+        classes = ds.info.num_classes if ds else int(max(r.samples.shape[1] for r in rows))
+        combo = f"{au_label(au)} + {eu_label(eu)}"
+        png = plot_qualitative(rows, classes, w.figures, f"fig56_qualitative_{_safe(dataset)}",
+                               f"{dataset}, {combo}, seed {seed}")
+        s.blocks.append(w.figure(png, f"{dataset}: {combo} (seed {seed}), the best performance rank among the "
+                                      "combinations with stored predictions."))
+    return s
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+
+
+def build_report(run_dir: Path | str, *, datasets: Mapping[str, Dataset | str] | None = None, n_images: int = 2,
+                 n_samples: int = 3) -> Path:
+    """Write RUN_DIR/report/ (index.html, figures/*.png|pdf, tables/*.csv|md) from the run's results.parquet, stored
+    predictions, config.yaml and environment.json, and return the path of index.html (issue 7).
+
+    `datasets` maps dataset names to opened datasets (or the reason one is unavailable) for the qualitative panels;
+    by default they are opened from config.yaml as the benchmark opens them. The folder is replaced atomically.
+    """
+    run_dir = Path(run_dir)
+    results = load_results(run_dir)
+    cfg, cfg_text = run_info.read_config(run_dir)
+    env = run_info.read_environment(run_dir)
+    if datasets is None:
+        stored = any(run_info.prediction_dirs(run_dir, d) for d in results.dataset.unique())
+        datasets = run_info.open_datasets(run_dir, cfg) if stored else {}
+    with context(), atomic_directory(run_dir / REPORT_DIR) as root:
+        w = _Writer(root)
+        deltas = delta_table(results)
+        w.table(deltas, "deltas")
+        w.table(performance_from_deltas(deltas), "performance")
+        sections = [_summary(w, results, cfg, cfg_text, env), _table2(w, deltas)]
+
+        s = html.Section("fig7", "Fig. 7: performance and entanglement per task",
+                         "x = the wrong measure, y = the correct one; points in the shaded half beyond the dashed "
+                         "diagonal have Δ > 0 (correct measure wins); for calibration (ACE) lower is better, so "
+                         "the good half is below the diagonal.")
+        s.blocks.append(w.figure(plot_entanglement(deltas, w.figures), "Fig. 7: every combination, mean over seeds; "
+                                 "AMB and CAL on the ID test and the mean of the OOD splits, OODD with border "
+                                 "aggregation."))
+        sections.append(s)
+
+        s = html.Section("fig4", "Fig. 4: the geometry of Δ",
+                         "Δ is the angle of the point (U_w, U_c) from the diagonal in units of 45°: +1 when only the "
+                         "correct measure works, −1 when only the wrong one does, 0 when they tie.")
+        s.blocks.append(w.figure(plot_geometry(w.figures), "Fig. 4: two worked examples, one disentangled (above the "
+                                                           "diagonal) and one entangled (below)."))
+        sections.append(s)
+
+        collapse = frames.collapse_table(results)
+        s = html.Section("fig8", "Fig. 8: epistemic collapse (EU/AU ratio)",
+                         "The mean border-aggregated EU divided by the same for AU; far below the dashed line at 1 "
+                         "means the EU instances agree (collapse) and AU carries almost all the uncertainty.")
+        w.table(collapse, "collapse")
+        s.blocks.append(w.figure(plot_collapse(collapse, w.figures), "Fig. 8: mean ± 95% CI over seeds."))
+        sections.append(s)
+
+        ablation = frames.ablation_table(results)
+        w.table(ablation, "ood_aggregation")
+        s = html.Section("fig9", "Fig. 9: OOD aggregation ablation",
+                         "EU AUROC (left; 0.5 = chance, dotted) and Δ (right; > 0 disentangled) of every combination "
+                         "for each way of turning a pixel map into an image score; border is the paper's choice.")
+        s.blocks.append(w.figure(plot_ablation(ablation, w.figures), "Fig. 9: mean ± 95% CI over seeds; AUROC "
+                                 "averaged over the OOD splits."))
+        sections.append(s)
+
+        perf_ranks = ranks_from_deltas(deltas, "performance")
+        sections.append(_qualitative(w, run_dir, results, perf_ranks, datasets, n_images, n_samples))
+
+        seg = frames.segmentation_vs_performance(results, deltas)
+        w.table(seg, "segmentation_vs_tasks")
+        s = html.Section("segmentation", "Appendix: GED and Dice against task performance",
+                         "Each point is a combination; a Spearman ρ near 0 means segmentation quality does not "
+                         "predict how well the uncertainty serves the task.")
+        s.blocks.append(w.figure(plot_segmentation(seg, w.figures), "Dice and GED (1 − IoU) on the ID test against "
+                                                                    "each task's correct-measure performance."))
+        sections.append(s)
+
+        oracle = frames.oracle_table(results)
+        if len(oracle):
+            w.table(oracle, "oracle_ncc")
+            s = html.Section("oracle", "Oracle panel (synthetic data)",
+                             "NCC against the exact annotator variance (y) vs against the K sampled annotators (x); "
+                             "points above the diagonal show how much having only K annotators understates AMB.")
+            s.blocks.append(w.figure(plot_oracle(oracle, w.figures), "AU, EU and TU NCC on the ID test, mean over "
+                                                                     "seeds."))
+            sections.append(s)
+
+        subtitle = (f"Run directory {run_dir.resolve().name}: {results.dataset.nunique()} dataset(s), "
+                    f"{results[['au', 'eu']].drop_duplicates().shape[0]} combination(s), "
+                    f"{results.seed.nunique()} seed(s). Rethinking UQ and entanglement in image segmentation.")
+        (root / "index.html").write_text(html.page("uqseg report", subtitle, sections), encoding="utf-8")
+    return run_dir / REPORT_DIR / "index.html"

@@ -1,0 +1,73 @@
+"""Fig. 7: every combination in entanglement coordinates (x = wrong measure, y = correct measure), per task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.patches import Patch
+
+from uqseg.report.figures.style import colour, combo_legend, marker, new_figure, save, seed_mean
+
+PANELS = (("OODD", "OOD"), ("AMB", "ID"), ("AMB", "OOD"), ("CAL", "ID"), ("CAL", "OOD"))
+AXES = {
+    "OODD": ("AU AUROC (wrong)", "EU AUROC (correct)", "↑ better"),
+    "AMB": ("EU NCC (wrong)", "AU NCC (correct)", "↑ better"),
+    "CAL": ("min(AU, EU) ACE (wrong)", "TU ACE (correct)", "↓ better"),
+}
+SHADE = "#2ca02c"
+TITLES = {"OODD": "OOD detection", "AMB": "Ambiguity", "CAL": "Calibration"}
+
+
+def _limits(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    v = np.r_[x, y]
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(v.min()), float(v.max())
+    pad = max(0.08 * (hi - lo), 0.01)
+    return lo - pad, hi + pad
+
+
+def draw_panel(ax: Axes, points: pd.DataFrame, task: str, group: str, dataset: str) -> None:
+    """One scatter: the diagonal, the half where the correct measure wins (Δ > 0) shaded, one point per combo."""
+    lo, hi = _limits(points.u_wrong.to_numpy(), points.u_correct.to_numpy())
+    lower = task == "CAL"
+    tri_x, tri_y = ([lo, hi, hi], [lo, lo, hi]) if lower else ([lo, lo, hi], [lo, hi, hi])
+    ax.fill(tri_x, tri_y, color=SHADE, alpha=0.08, lw=0)
+    ax.plot([lo, hi], [lo, hi], color="#555555", lw=1, ls="--", zorder=1)
+    for p in points.itertuples():
+        ax.scatter(p.u_wrong, p.u_correct, color=colour(p.au), marker=marker(p.eu), s=42, edgecolor="black",
+                   linewidth=0.4, zorder=3)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal", adjustable="box")
+    xl, yl, better = AXES[task]
+    ax.set_xlabel(f"{xl}, {better}")
+    ax.set_ylabel(f"{yl}, {better}")
+    where = "OOD splits, mean" if group == "OOD" else "ID test"
+    ax.set_title(f"{dataset}\n{TITLES[task]} ({where})")
+
+
+def plot_entanglement(deltas: pd.DataFrame, out_dir: Path, name: str = "fig7_entanglement") -> Path:
+    """Fig. 7 (paper §4): rows = datasets, columns = task and split group; points are means over seeds.
+
+    Points below the diagonal (above it for ACE, where lower is better) are combinations whose wrong measure beats
+    the correct one (Δ < 0, entangled).
+    """
+    pts = seed_mean(deltas, ["dataset", "au", "eu", "task", "group"], ["u_wrong", "u_correct"])
+    datasets = list(dict.fromkeys(pts.dataset))
+    fig, axes = new_figure(max(len(datasets), 1), len(PANELS), 3.3 * len(PANELS), 3.6 * max(len(datasets), 1) + 0.6)
+    for i, dataset in enumerate(datasets):
+        for j, (task, group) in enumerate(PANELS):
+            sel = pts[(pts.dataset == dataset) & (pts.task == task) & (pts.group == group)]
+            if sel.empty:
+                axes[i, j].set_axis_off()
+                axes[i, j].set_title(f"{dataset}\n{TITLES[task]} ({group}): no data")
+                continue
+            draw_panel(axes[i, j], sel, task, group, dataset)
+    shade = Patch(color=SHADE, alpha=0.2, label="correct measure wins (Δ > 0)")
+    combo_legend(fig, list(dict.fromkeys(pts.au)), list(dict.fromkeys(pts.eu)), extra=[shade])
+    return save(fig, out_dir, name)

@@ -1,0 +1,50 @@
+"""Appendix: segmentation quality (Dice, GED) against each task's performance — is GED a proxy for UQ quality?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+from uqseg.report.figures.style import colour, combo_legend, marker, new_figure, save
+from uqseg.report.names import TASKS
+
+PERFORMANCE = {"OODD": "EU AUROC (OOD), ↑ better", "AMB": "AU NCC (ID test), ↑ better",
+               "CAL": "TU ACE (ID test), ↓ better"}
+QUALITY = (("dice", "Dice (ID test), ↑ better"), ("ged", "GED, 1 − IoU (ID test), ↓ better"))
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's ρ over the pairs where both values are finite; NaN with fewer than 3 pairs or a constant side."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 3 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
+        return float("nan")
+    return float(spearmanr(x[ok], y[ok]).statistic)
+
+
+def plot_segmentation(seg: pd.DataFrame, out_dir: Path, name: str = "figA_segmentation_vs_tasks") -> Path:
+    """Rows = dataset × (Dice, GED), columns = tasks; one point per combination (mean over seeds), Spearman ρ in each
+    title. `seg` is a `segmentation_vs_performance` table."""
+    pts = seg.groupby(["dataset", "au", "eu", "task"], sort=False)[["performance", "dice", "ged"]].mean().reset_index()
+    datasets = list(dict.fromkeys(pts.dataset)) or ["(no data)"]
+    rows = [(d, q) for d in datasets for q in QUALITY]
+    fig, axes = new_figure(len(rows), len(TASKS), 11.0, 2.9 * len(rows) + 0.8)
+    for i, (dataset, (quality, qlabel)) in enumerate(rows):
+        for j, task in enumerate(TASKS):
+            ax = axes[i, j]
+            sel = pts[(pts.dataset == dataset) & (pts.task == task)]
+            x, y = sel[quality].to_numpy(dtype=float), sel.performance.to_numpy(dtype=float)
+            if not (np.isfinite(x) & np.isfinite(y)).any():
+                ax.set_axis_off()
+                ax.set_title(f"{dataset}, {task}: no data")
+                continue
+            for p in sel.itertuples():
+                ax.scatter(getattr(p, quality), p.performance, color=colour(p.au), marker=marker(p.eu), s=36,
+                           edgecolor="black", linewidth=0.4, zorder=3)
+            ax.set_xlabel(qlabel)
+            ax.set_ylabel(PERFORMANCE[task])
+            ax.set_title(f"{dataset}, {task}: Spearman ρ = {spearman(x, y):.2f}".replace("nan", "n/a"))
+    combo_legend(fig, list(dict.fromkeys(pts.au)), list(dict.fromkeys(pts.eu)))
+    return save(fig, out_dir, name)

@@ -1,0 +1,90 @@
+"""Shared figure style: AU colours, EU markers, legends, and saving every figure as PNG and PDF."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from uqseg.report.names import AU_MODELS, EU_METHODS, au_label, eu_label, order_key
+
+AU_COLOURS = {"softmax": "#0072B2", "ssn": "#E69F00", "prob_unet": "#009E73", "diffusion": "#CC79A7"}
+EU_MARKERS = {"none": "X", "dropout": "o", "swag": "s", "swag_d": "D", "ensemble": "^"}
+RC = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8, "figure.dpi": 110,
+      "axes.grid": True, "grid.alpha": 0.3}
+
+
+def colour(au: str) -> str:
+    """The colour of an AU model (grey for unknown names)."""
+    return AU_COLOURS.get(au, "#777777")
+
+
+def marker(eu: str) -> str:
+    """The marker of an EU method ('*' for unknown names)."""
+    return EU_MARKERS.get(eu, "*")
+
+
+def context() -> AbstractContextManager:
+    """The report's matplotlib style; wrap figure building in it."""
+    return matplotlib.rc_context(RC)
+
+
+def new_figure(nrows: int, ncols: int, width: float, height: float, **kwargs: object) -> tuple[Figure, np.ndarray]:
+    """A figure with constrained layout (no overlapping labels) and a 2-D array of axes; no pyplot, so no global
+    backend or figure registry is touched."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    return fig, fig.subplots(nrows, ncols, squeeze=False, **kwargs)
+
+
+def seed_mean(df: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:
+    """Mean of `values` over seeds for each group of `keys` (a NaN in any seed gives NaN), with `n_seeds`."""
+    g = df.groupby(keys, sort=False)
+    out = g[values].agg(lambda v: float(np.mean(v.to_numpy(dtype=float))))
+    return out.assign(n_seeds=g.size()).reset_index()
+
+
+def combo_legend(
+    fig: Figure, aus: list[str] | None = None, eus: list[str] | None = None, extra: list[Artist] | None = None
+) -> None:
+    """One legend row under the figure: colour = AU model, marker = EU method, then any `extra` handles."""
+    aus = aus or list(AU_MODELS)
+    eus = eus or list(EU_METHODS)
+    h_au = [Line2D([], [], color=colour(a), marker="o", ls="", ms=7, label=au_label(a)) for a in aus]
+    h_eu = [Line2D([], [], color="#333333", marker=marker(e), ls="", ms=7, mfc="none", label=eu_label(e))
+            for e in eus]
+    handles = h_au + h_eu + (extra or [])
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False,
+               title="colour = AU model, marker = EU method", fontsize=RC["legend.fontsize"],
+               title_fontsize=RC["legend.fontsize"])
+
+
+def save(fig: Figure, out_dir: Path, name: str) -> Path:
+    """Write `name`.png (150 dpi) and `name`.pdf into out_dir and return the PNG path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    png = out_dir / f"{name}.png"
+    fig.savefig(png, dpi=150)
+    fig.savefig(out_dir / f"{name}.pdf")
+    return png
+
+
+def dot_strip(ax: Axes, points: pd.DataFrame, category: str, categories: list[str], width: float = 0.7) -> None:
+    """Points (`mean` ± `ci`) of each combination at x = its `category`, spread within the category in AU × EU
+    order; colour = AU model, marker = EU method. Categories become the x tick labels."""
+    for i, cat in enumerate(categories):
+        sel = points[points[category] == cat]
+        sel = sel.iloc[sorted(range(len(sel)), key=lambda k: order_key(sel.au.iloc[k], sel.eu.iloc[k]))]
+        n = len(sel)
+        for j, p in enumerate(sel.itertuples()):
+            x = i + (j - (n - 1) / 2) * (width / max(n, 1))
+            err = p.ci if np.isfinite(p.ci) and p.ci > 0 else None
+            ax.errorbar(x, p.mean, yerr=err, color=colour(p.au), marker=marker(p.eu), ms=6, mec="black", mew=0.4,
+                        ls="", elinewidth=0.8, capsize=1.5, zorder=3)
+    ax.set_xticks(range(len(categories)))
+    ax.set_xlim(-0.6, len(categories) - 0.4)
