@@ -54,8 +54,7 @@ def _read_chunk(f: h5py.File, path: Path, split: Split, start: int, stop: int, n
     labels = f["sample_labels"][start:stop].astype(np.int64)
     if labels.size and labels.max() >= num_classes:
         raise InputError(f"predictions file {path}: sample labels outside [0, {num_classes - 1}]")
-    # the Evaluator takes samples sample-first (L×B×C×H×W) and uses only their argmax, so one-hot labels suffice
-    batch["samples"] = np.eye(num_classes, dtype=np.float32)[labels].transpose(1, 0, 4, 2, 3)
+    batch["sample_labels"] = labels.transpose(1, 0, 2, 3)  # the Evaluator takes them label-map-first (L×B×H×W)
     batch["annotations"] = np.asarray(split.annotations[start:stop], dtype=np.int64)
     if split.oracle is not None:
         batch["oracle"] = np.asarray(split.oracle[start:stop], dtype=np.float32)

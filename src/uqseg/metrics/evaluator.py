@@ -14,12 +14,27 @@ from uqseg.errors import InputError
 from uqseg.metrics._check import as_array
 from uqseg.metrics.aggregation import STRATEGIES, aggregate
 from uqseg.metrics.ambiguity import annotator_variance, ncc
-from uqseg.metrics.calibration import ace_bin_sums, ace_from_sums, fit_platt, pixel_correctness, platt_confidence
+from uqseg.metrics.calibration import ace_from_sums, fit_platt, pixel_correctness, platt_confidence
 from uqseg.metrics.ood import auroc
 from uqseg.metrics.segmentation import dice, ged
 
 MEASURES = ("TU", "AU", "EU")
 TAU_BINS = 1 << 16
+
+
+def image_bin_sums(confidence: np.ndarray, correct: np.ndarray, bins: int) -> np.ndarray:
+    """Per-image ACE bin sums, B×bins×3 (SPEC §3 CAL): ``ace_bin_sums`` of each image, bit for bit, in one pass.
+
+    confidence and correct are B×…; image i's pixels go to bins i·bins … i·bins + bins − 1 of one bincount.
+    """
+    n = confidence.shape[0]
+    offset = (np.arange(n) * bins).reshape(n, *[1] * (confidence.ndim - 1))
+    idx = (np.clip((confidence * bins).astype(np.int64), 0, bins - 1) + offset).ravel()
+    size = n * bins
+    counts = np.bincount(idx, minlength=size).astype(np.float64)
+    correct_sum = np.bincount(idx, weights=np.ravel(correct), minlength=size)
+    confidence_sum = np.bincount(idx, weights=np.ravel(confidence), minlength=size)
+    return np.stack([counts, correct_sum, confidence_sum], axis=1).reshape(n, bins, 3)
 
 
 class Evaluator:
@@ -106,7 +121,10 @@ class Evaluator:
             self.tau[m] = (min(i, TAU_BINS - 1) + 0.5) / TAU_BINS * self.umax
 
     def add(self, split: str, batch: dict[str, Any]) -> None:
-        """Stream one batch of the ID test split or an OOD split."""
+        """Stream one batch of the ID test split or an OOD split.
+
+        GED uses ``sample_labels`` (L×B×H×W class indices) when given, else the argmax of ``samples`` (L×B×C×H×W).
+        """
         if split != self.id_split and split not in self.ood_splits:
             raise InputError(f"split {split!r} is neither id_split nor one of ood_splits")
         if self.platt is None:
@@ -126,18 +144,23 @@ class Evaluator:
             if oracle is not None:
                 self._scores[(split, "AMB", m, "ncc_oracle")].extend(np.atleast_1d(ncc(u, oracle)))
             conf = np.broadcast_to(platt_confidence(u, *self.platt[m])[:, None], corr.shape)
-            for i in range(u.shape[0]):
-                s = ace_bin_sums(conf[i].ravel(), corr[i].ravel(), self.ace_bins)
-                self._scores[(split, "CAL", m, "ace_image")].append(ace_from_sums(s))
-                key = (split, m)
-                self._ace_sums[key] = self._ace_sums.get(key, 0) + s
+            sums = image_bin_sums(conf, corr, self.ace_bins)
+            self._scores[(split, "CAL", m, "ace_image")].extend(ace_from_sums(s) for s in sums)
+            total = self._ace_sums.get((split, m), 0)
+            for image in sums:  # image by image, so the global sums are bit-identical to a per-image stream
+                total = total + image
+            self._ace_sums[(split, m)] = total
             for agg in STRATEGIES:
                 sc = aggregate(u, pred, agg, tau=self.tau[m], patch_size=self.patch_size)
                 self._scores[(split, "OODD", m, agg)].extend(sc)
         self._scores[(split, "SEG", "pred", "dice")].extend(dice(pred, ann, self.C))
-        if batch.get("samples") is not None:
-            smp = as_array(batch["samples"], "batch['samples']", 5)
-            self._scores[(split, "SEG", "pred", "ged")].extend(ged(smp.argmax(2), ann, self.C, self.ged_distance))
+        labels = None
+        if batch.get("sample_labels") is not None:
+            labels = as_array(batch["sample_labels"], "batch['sample_labels']", 4, integer=True)
+        elif batch.get("samples") is not None:
+            labels = as_array(batch["samples"], "batch['samples']", 5).argmax(2)
+        if labels is not None:
+            self._scores[(split, "SEG", "pred", "ged")].extend(ged(labels, ann, self.C, self.ged_distance))
 
     def results(self) -> pd.DataFrame:
         """Tidy table with columns split, task, measure, metric, aggregation, value, status."""
