@@ -37,6 +37,39 @@ def data_show(
     typer.echo(f"wrote {path}")
 
 
+@prepare_app.command("lidc")
+def prepare_lidc_command(
+    source: Path = typer.Option(..., "--source", help="data_lidc.pickle (Prob. UNet) or data_lidc.hdf5 (PHiSeg/CCDM)."),
+    out: Path = typer.Option(Path("data/lidc"), "--out", help="Directory of the prepared dataset."),
+    metadata: Path = typer.Option(None, "--metadata", help="LIDC-IDRI_MetaData.csv (TCIA); needed with the pickle."),
+    trust_pickle: bool = typer.Option(False, "--trust-pickle", help="Allow reading the pickle, which can run code."),
+    split_file: Path = typer.Option(None, "--split-file", help="A patient,split CSV instead of the computed split."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT once the new dataset is complete."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a rich progress bar."),
+) -> None:
+    """Convert LIDC-IDRI 2D into uqseg's prepared format: patient split (seed 7) and 4 OOD test copies (SPEC §8)."""
+    from uqseg.data.prepare.lidc import prepare_lidc
+
+    manifest = prepare_lidc(source, out, metadata=metadata, trust_pickle=trust_pickle, split_file=split_file,
+                            overwrite=overwrite, progress=progress, echo=typer.echo)
+    typer.echo(f"wrote {out}: " + ", ".join(f"{k} {v['count']}" for k, v in manifest["splits"].items()))
+
+
+@prepare_app.command("chaksu")
+def prepare_chaksu_command(
+    source: Path = typer.Option(..., "--source", help="The Chákṣu IMAGE root holding Train/ and Test/."),
+    out: Path = typer.Option(Path("data/chaksu"), "--out", help="Directory of the prepared dataset."),
+    workers: int = typer.Option(1, "--workers", help="Processes reading and cropping images."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT once the new dataset is complete."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a rich progress bar."),
+) -> None:
+    """Convert Chákṣu IMAGE into uqseg's prepared format: crops, 0/1/2 labels, Remidio/OOD splits (SPEC §8)."""
+    from uqseg.data.prepare.chaksu import prepare_chaksu
+
+    manifest = prepare_chaksu(source, out, workers=workers, overwrite=overwrite, progress=progress, echo=typer.echo)
+    typer.echo(f"wrote {out}: " + ", ".join(f"{k} {v['count']}" for k, v in manifest["splits"].items()))
+
+
 @app.command("train")
 def train(
     dataset: str = typer.Option(..., "--dataset", help="Registered dataset name, e.g. synthetic-lidc."),

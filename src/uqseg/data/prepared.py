@@ -26,13 +26,12 @@ import numpy as np
 
 from uqseg.data.contract import ID_SPLITS, Dataset, DatasetInfo, Split
 from uqseg.data.prepare.common import DATA_FILE, FORMAT_NAME, FORMAT_VERSION, MANIFEST
-from uqseg.errors import ConfigError, InputError
+from uqseg.errors import InputError
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 STANDARDISE_EPS = 1e-8
 VERIFY_BLOCK = 256
-_IGNORED_OPTIONS = frozenset({"cache_dir", "seed"})
 
 
 def imagenet_normalise(images: np.ndarray) -> np.ndarray:
@@ -136,8 +135,11 @@ class H5Array:
         return state
 
 
-def open_prepared(root: Path | str, dataset: str, *, verify: bool = True) -> Dataset:
-    """Open and validate the prepared ``dataset`` (``lidc`` or ``chaksu``) at ``root``; InputError on any defect."""
+def open_prepared(root: Path | str, dataset: str, *, verify: bool = False) -> Dataset:
+    """Open and validate the prepared ``dataset`` (``lidc`` or ``chaksu``) at ``root``; InputError on any defect.
+
+    ``verify`` also reads every annotation to check it is below ``num_classes`` (the preparation commands do this
+    once before they finish; the manifest's ``max_label`` is always checked)."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"prepared dataset {root} does not exist; run `uqseg data prepare {dataset}` first")
@@ -226,31 +228,14 @@ def _check_split(path: Path, handle: h5py.File, name: str, manifest: dict[str, A
         raise InputError(f"{where}: {annotations.shape[1]} annotators; expected {manifest['num_annotators']}")
     if int(manifest["splits"][name].get("count", -1)) != n:
         raise InputError(f"{where}: {n} images but the manifest says {manifest['splits'][name].get('count')}")
+    num_classes = int(manifest["num_classes"])
+    if int(manifest["splits"][name].get("max_label", num_classes)) >= num_classes:
+        raise InputError(f"{where}: the manifest records labels up to {manifest['splits'][name].get('max_label')}, "
+                         f"not below num_classes {num_classes}")
     if verify:
-        num_classes = int(manifest["num_classes"])
         for start in range(0, n, VERIFY_BLOCK):
             top = int(annotations[start:start + VERIFY_BLOCK].max())
             if top >= num_classes:
                 raise InputError(f"{where}: annotation value {top} ≥ num_classes {num_classes} "
                                  f"(rows {start}:{start + VERIFY_BLOCK})")
     return tuple(images.shape), tuple(annotations.shape)
-
-
-def _check_options(dataset: str, options: dict[str, Any]) -> None:
-    unknown = sorted(set(options) - _IGNORED_OPTIONS)
-    if unknown:
-        raise ConfigError(f"dataset {dataset!r} takes the options root and verify; unknown: {unknown}")
-
-
-def load_lidc(root: Path | str = "data/lidc", verify: bool = True, **options: Any) -> Dataset:
-    """The prepared LIDC-IDRI 2D dataset at ``root`` (``uqseg data prepare lidc``); ``cache_dir``/``seed`` are
-    accepted and ignored (real data does not depend on them)."""
-    _check_options("lidc", options)
-    return open_prepared(root, "lidc", verify=verify)
-
-
-def load_chaksu(root: Path | str = "data/chaksu", verify: bool = True, **options: Any) -> Dataset:
-    """The prepared Chákṣu IMAGE dataset at ``root`` (``uqseg data prepare chaksu``); ``cache_dir``/``seed`` are
-    accepted and ignored."""
-    _check_options("chaksu", options)
-    return open_prepared(root, "chaksu", verify=verify)

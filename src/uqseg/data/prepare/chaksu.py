@@ -21,6 +21,7 @@ from uqseg.atomic import atomic_directory
 from uqseg.data.prepare.chaksu_files import NUM_EXPERTS, ChaksuImage, discover, read_image, read_mask
 from uqseg.data.prepare.chaksu_image import IMAGE_SIZE, MEAN_DISC_DIAMETER, process_sample
 from uqseg.data.prepare.common import PreparedWriter, check_output, progress_bar, require_dir, write_manifest
+from uqseg.data.prepared import open_prepared
 from uqseg.errors import InputError
 
 KFOLD_SPLITS = 5
@@ -103,6 +104,7 @@ def prepare_chaksu(source: Path | str, output: Path | str, *, overwrite: bool = 
         sources = [{"name": source.name, "files": sum(len(items) * (1 + 2 * NUM_EXPERTS) for items in splits.values()),
                     "sha256": digest.hexdigest()}]
         manifest = write_manifest(tmp, "chaksu", facts, writer, sources, extra)
+        open_prepared(tmp, "chaksu", verify=True)
     return manifest
 
 
