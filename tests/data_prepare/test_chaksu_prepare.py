@@ -8,7 +8,7 @@ import cv2
 import h5py
 import numpy as np
 import pytest
-from chaksu_fixture import COUNTS, DEVICES, build_chaksu_tree, raw_masks, stem
+from chaksu_fixture import COUNTS, DEVICES, raw_masks, stem
 from sklearn.model_selection import KFold
 
 from uqseg.data.prepare.chaksu import prepare_chaksu
@@ -18,11 +18,10 @@ SIZE = 128
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("chaksu")
-    build_chaksu_tree(root / "raw")
-    prepare_chaksu(root / "raw", root / "out", echo=lambda _: None)
-    return root / "out"
+def prepared(chaksu_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("chaksu") / "out"
+    prepare_chaksu(chaksu_tree, out, echo=lambda _: None)
+    return out
 
 
 def read_split(out: Path, name: str) -> dict[str, np.ndarray]:
