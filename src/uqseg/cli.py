@@ -159,6 +159,16 @@ def benchmark(
                       ray_address=ray_address, overrides=overrides, progress=progress)
 
 
+@app.command("report")
+def report(
+    run_dir: Path = typer.Argument(..., help="Run directory holding results.parquet (e.g. from uqseg benchmark)."),
+) -> None:
+    """Write RUN_DIR/report/index.html: the paper's tables and figures (PNG, PDF, CSV, Markdown) from the run."""
+    from uqseg.report import build_report
+
+    typer.echo(f"wrote {build_report(run_dir)}")
+
+
 def main() -> None:
     """Console entry point: uqseg errors print one line and exit 2; ``--debug`` shows the traceback."""
     debug = "--debug" in sys.argv[1:]

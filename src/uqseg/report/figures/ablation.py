@@ -16,7 +16,7 @@ PANELS = (("u_correct", "EU AUROC (OOD mean), ↑ better"), ("delta", "Δ OODD, 
 def plot_ablation(ablation: pd.DataFrame, out_dir: Path, name: str = "fig9_ood_aggregation") -> Path:
     """Per dataset: EU AUROC and Δ (mean ± 95% CI over seeds) of every combination for each aggregation strategy;
     `ablation` is an `ablation_table`. The paper's main strategy is `border`."""
-    datasets = list(dict.fromkeys(ablation.dataset)) or ["(no data)"]
+    datasets = sorted(set(ablation.dataset)) or ["(no data)"]
     fig, axes = new_figure(len(datasets), len(PANELS), 11.0, 3.4 * len(datasets) + 0.8)
     strategies = [s for s in STRATEGIES if s in set(ablation.strategy)]
     for i, dataset in enumerate(datasets):

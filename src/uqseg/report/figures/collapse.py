@@ -15,7 +15,7 @@ def plot_collapse(collapse: pd.DataFrame, out_dir: Path, name: str = "fig8_colla
     """EU/AU ratio (log scale, mean ± 95% CI over seeds) per EU method, one point per AU model, ID test and OOD
     panels per dataset; the line at 1 is where EU and AU have equal magnitude. `collapse` is a `collapse_table`."""
     pts = over_seeds(collapse, ["dataset", "group", "au", "eu"], "value")
-    datasets = list(dict.fromkeys(pts.dataset)) or ["(no data)"]
+    datasets = sorted(set(pts.dataset)) or ["(no data)"]
     groups = ["ID", "OOD"]
     fig, axes = new_figure(len(datasets), len(groups), 9.0, 3.2 * len(datasets) + 0.8)
     for i, dataset in enumerate(datasets):

@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
-from uqseg.report.figures.style import colour, combo_legend, marker, new_figure, save, seed_mean
+from uqseg.report.figures.style import combo_legend, new_figure, save, scatter_combos, seed_mean
 
 PANELS = (("OODD", "OOD"), ("AMB", "ID"), ("AMB", "OOD"), ("CAL", "ID"), ("CAL", "OOD"))
 AXES = {
@@ -38,9 +38,7 @@ def draw_panel(ax: Axes, points: pd.DataFrame, task: str, group: str, dataset: s
     tri_x, tri_y = ([lo, hi, hi], [lo, lo, hi]) if lower else ([lo, lo, hi], [lo, hi, hi])
     ax.fill(tri_x, tri_y, color=SHADE, alpha=0.08, lw=0)
     ax.plot([lo, hi], [lo, hi], color="#555555", lw=1, ls="--", zorder=1)
-    for p in points.itertuples():
-        ax.scatter(p.u_wrong, p.u_correct, color=colour(p.au), marker=marker(p.eu), s=42, edgecolor="black",
-                   linewidth=0.4, zorder=3)
+    scatter_combos(ax, points, "u_wrong", "u_correct")
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_aspect("equal", adjustable="box")
@@ -58,8 +56,8 @@ def plot_entanglement(deltas: pd.DataFrame, out_dir: Path, name: str = "fig7_ent
     the correct one (Δ < 0, entangled).
     """
     pts = seed_mean(deltas, ["dataset", "au", "eu", "task", "group"], ["u_wrong", "u_correct"])
-    datasets = list(dict.fromkeys(pts.dataset))
-    fig, axes = new_figure(max(len(datasets), 1), len(PANELS), 3.3 * len(PANELS), 3.6 * max(len(datasets), 1) + 0.6)
+    datasets = sorted(set(pts.dataset)) or ["(no data)"]
+    fig, axes = new_figure(len(datasets), len(PANELS), 3.3 * len(PANELS), 3.6 * len(datasets) + 0.6)
     for i, dataset in enumerate(datasets):
         for j, (task, group) in enumerate(PANELS):
             sel = pts[(pts.dataset == dataset) & (pts.task == task) & (pts.group == group)]

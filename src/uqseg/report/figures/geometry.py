@@ -35,7 +35,8 @@ def plot_geometry(out_dir: Path, name: str = "fig4_delta_geometry") -> Path:
         ax.add_patch(Arc((0, 0), 2 * r, 2 * r, theta1=min(45, ang), theta2=max(45, ang), color=col, lw=1.5))
         mid = math.radians((45 + ang) / 2)
         ax.annotate(f"({uw:g}, {uc:g})\nΔ = {d:+.3f}".replace("-", "−"), (uw, uc), xytext=(8, -4),
-                    textcoords="offset points", color=col, fontsize=8, va="top")
+                    textcoords="offset points", color=col, fontsize=8, va="top",
+                    bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1})
         ax.text(1.12 * r * np.cos(mid), 1.12 * r * np.sin(mid), f"{ang - 45:+.1f}°".replace("-", "−"), color=col,
                 fontsize=7, ha="center", va="center")
     ax.set_xlim(0, top)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from uqseg.report.figures.style import colour, combo_legend, marker, new_figure, save
+from uqseg.report.figures.style import combo_legend, new_figure, save, scatter_combos
 
 MEASURES = ("AU", "EU", "TU")
 
@@ -18,7 +18,7 @@ def plot_oracle(oracle: pd.DataFrame, out_dir: Path, name: str = "fig_oracle_ncc
     map, i.e. the K-annotator estimate limits the measured AMB performance. `oracle` is an `oracle_table`."""
     pts = oracle[oracle.group == "ID"].groupby(["dataset", "au", "eu", "measure"], sort=False)[
         ["ncc", "ncc_oracle"]].mean().reset_index()
-    datasets = list(dict.fromkeys(pts.dataset)) or ["(no data)"]
+    datasets = sorted(set(pts.dataset)) or ["(no data)"]
     fig, axes = new_figure(len(datasets), len(MEASURES), 10.5, 3.5 * len(datasets) + 0.8)
     for i, dataset in enumerate(datasets):
         for j, measure in enumerate(MEASURES):
@@ -33,9 +33,7 @@ def plot_oracle(oracle: pd.DataFrame, out_dir: Path, name: str = "fig_oracle_ncc
             pad = max(0.05 * np.ptp(v), 0.02)
             lo, hi = float(v.min() - pad), float(v.max() + pad)
             ax.plot([lo, hi], [lo, hi], color="#555555", ls="--", lw=1, zorder=1)
-            for p in sel.itertuples():
-                ax.scatter(p.ncc, p.ncc_oracle, color=colour(p.au), marker=marker(p.eu), s=36, edgecolor="black",
-                           linewidth=0.4, zorder=3)
+            scatter_combos(ax, sel, "ncc", "ncc_oracle")
             ax.set_xlim(lo, hi)
             ax.set_ylim(lo, hi)
             ax.set_aspect("equal", adjustable="box")

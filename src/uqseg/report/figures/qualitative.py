@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
+import matplotlib
 import numpy as np
 from matplotlib import colors
+from matplotlib.patches import Patch
 
 from uqseg.data import Split
 from uqseg.errors import InputError
@@ -109,5 +111,10 @@ def plot_qualitative(rows: list[PanelRow], num_classes: int, out_dir: Path, name
              "TU", "AU", "EU"]
     for a, h in zip(axes[0], heads, strict=True):
         a.set_title(h, fontsize=8)
+    cmap = matplotlib.colormaps[LABEL_CMAP]
+    classes = [Patch(color=cmap(label_norm(c)), label=f"class {c}" + (" (background)" if c == 0 else ""))
+               for c in range(num_classes)]
+    fig.legend(handles=classes, loc="outside lower center", ncols=num_classes, frameon=False, fontsize=7,
+               title="annotators and samples (samples: expected class Σ c·p_c)", title_fontsize=7)
     fig.suptitle(title, fontsize=9)
     return save(fig, out_dir, name)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from uqseg.report.figures.style import colour, combo_legend, marker, new_figure, save
+from uqseg.report.figures.style import combo_legend, new_figure, save, scatter_combos
 from uqseg.report.names import TASKS
 
 PERFORMANCE = {"OODD": "EU AUROC (OOD), ↑ better", "AMB": "AU NCC (ID test), ↑ better",
@@ -28,7 +28,7 @@ def plot_segmentation(seg: pd.DataFrame, out_dir: Path, name: str = "figA_segmen
     """Rows = dataset × (Dice, GED), columns = tasks; one point per combination (mean over seeds), Spearman ρ in each
     title. `seg` is a `segmentation_vs_performance` table."""
     pts = seg.groupby(["dataset", "au", "eu", "task"], sort=False)[["performance", "dice", "ged"]].mean().reset_index()
-    datasets = list(dict.fromkeys(pts.dataset)) or ["(no data)"]
+    datasets = sorted(set(pts.dataset)) or ["(no data)"]
     rows = [(d, q) for d in datasets for q in QUALITY]
     fig, axes = new_figure(len(rows), len(TASKS), 11.0, 2.9 * len(rows) + 0.8)
     for i, (dataset, (quality, qlabel)) in enumerate(rows):
@@ -40,9 +40,7 @@ def plot_segmentation(seg: pd.DataFrame, out_dir: Path, name: str = "figA_segmen
                 ax.set_axis_off()
                 ax.set_title(f"{dataset}, {task}: no data")
                 continue
-            for p in sel.itertuples():
-                ax.scatter(getattr(p, quality), p.performance, color=colour(p.au), marker=marker(p.eu), s=36,
-                           edgecolor="black", linewidth=0.4, zorder=3)
+            scatter_combos(ax, sel, quality, "performance")
             ax.set_xlabel(qlabel)
             ax.set_ylabel(PERFORMANCE[task])
             ax.set_title(f"{dataset}, {task}: Spearman ρ = {spearman(x, y):.2f}".replace("nan", "n/a"))

@@ -54,8 +54,8 @@ def combo_legend(
     fig: Figure, aus: list[str] | None = None, eus: list[str] | None = None, extra: list[Artist] | None = None
 ) -> None:
     """One legend row under the figure: colour = AU model, marker = EU method, then any `extra` handles."""
-    aus = aus or list(AU_MODELS)
-    eus = eus or list(EU_METHODS)
+    aus = sorted(aus or AU_MODELS, key=lambda a: order_key(a, "")[::2])
+    eus = sorted(eus or EU_METHODS, key=lambda e: order_key("", e)[1:])
     h_au = [Line2D([], [], color=colour(a), marker="o", ls="", ms=7, label=au_label(a)) for a in aus]
     h_eu = [Line2D([], [], color="#333333", marker=marker(e), ls="", ms=7, mfc="none", label=eu_label(e))
             for e in eus]
@@ -88,3 +88,10 @@ def dot_strip(ax: Axes, points: pd.DataFrame, category: str, categories: list[st
                         ls="", elinewidth=0.8, capsize=1.5, zorder=3)
     ax.set_xticks(range(len(categories)))
     ax.set_xlim(-0.6, len(categories) - 0.4)
+
+
+def scatter_combos(ax: Axes, points: pd.DataFrame, x: str, y: str) -> None:
+    """One point per row at (`x`, `y`): colour = AU model, marker = EU method (one collection per marker)."""
+    for eu, g in points.groupby("eu", sort=False):
+        ax.scatter(g[x].to_numpy(dtype=float), g[y].to_numpy(dtype=float), c=[colour(a) for a in g.au],
+                   marker=marker(eu), s=40, edgecolors="black", linewidths=0.4, zorder=3)
