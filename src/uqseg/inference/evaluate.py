@@ -44,7 +44,9 @@ def _check_alignment(f: h5py.File, path: Path, split: Split, num_classes: int) -
 
 
 def _read_chunk(f: h5py.File, path: Path, split: Split, start: int, stop: int, num_classes: int) -> dict:
-    batch: dict[str, np.ndarray] = {name: f[name][start:stop].astype(np.float32) for name in (*MAP_NAMES, "mean")}
+    batch: dict[str, np.ndarray] = {
+        name: f[name][start:stop].astype(np.float32, copy=False) for name in (*MAP_NAMES, "mean")
+    }
     for name, value in batch.items():
         bad = ~np.isfinite(value)
         if bad.any():

@@ -22,10 +22,10 @@ def as_array(x: Any, name: str, ndim: int | None = None, *, integer: bool = Fals
     if integer:
         if not np.issubdtype(a.dtype, np.integer):
             raise InputError(f"{name} must hold integer class indices, got {a.dtype}")
-        return a.astype(np.int64)
+        return a.astype(np.int64, copy=False)
     if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
         raise InputError(f"{name} must be numeric, got {a.dtype}")
-    a = a.astype(np.float64)
+    a = a.astype(np.float64, copy=False)
     if not np.isfinite(a).all():
         raise InputError(f"{name} contains NaN or inf")
     return a
