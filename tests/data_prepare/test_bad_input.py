@@ -77,6 +77,14 @@ def test_chaksu_image_without_masks_and_missing_root(chaksu_tree: Path, tmp_path
     fails_cleanly(lambda: prepare_chaksu(tmp_path / "nowhere", out), out, "nowhere", "does not exist")
 
 
+def test_chaksu_image_without_any_disc(chaksu_tree: Path, tmp_path: Path) -> None:
+    root = shutil.copytree(chaksu_tree, tmp_path / "CHAKSU")
+    for mask in (root / "Test" / ANNOTATION_DIR).glob("*/Forus/*/FoTe_01.bmp"):
+        Image.fromarray(np.zeros((300, 360), dtype=np.uint8)).save(mask)
+    out = tmp_path / "out"
+    fails_cleanly(lambda: prepare_chaksu(root, out, echo=lambda _: None), out, "FoTe_01", "disc mask is empty")
+
+
 @pytest.fixture()
 def lidc_files(tmp_path: Path) -> tuple[Path, Path]:
     return write_pickle(tmp_path / "data_lidc.pickle"), write_metadata(tmp_path / "meta.csv")

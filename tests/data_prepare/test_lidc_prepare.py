@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import multiprocessing
+import pickle
 import random
 from pathlib import Path
 
@@ -48,6 +50,7 @@ def test_split_is_patient_level_60_20_20(from_pickle: tuple[Path, list[str]]) ->
         table = {row["patient"]: row["split"] for row in csv.DictReader(handle)}
     assert table == {p: name for name, members in patients.items() for p in members}
     assert any("reading the pickle" in line and "trusted source" in line for line in lines)
+    assert any("train " in line and "39 slices, not the paper's 15096" in line for line in lines)
 
 
 def test_split_follows_the_authors_procedure() -> None:
@@ -125,3 +128,17 @@ def test_both_hdf5_layouts_give_the_same_dataset(tmp_path: Path) -> None:
         a, b = read_split(outputs["phiseg"], name), read_split(outputs["ccdm"], name)
         np.testing.assert_array_equal(a["images"], b["images"])
         np.testing.assert_array_equal(a["annotations"], b["annotations"])
+
+
+def _row_sum(array: object, index: int) -> float:
+    return float(array[index].sum())  # type: ignore[index]
+
+
+def test_lazy_arrays_survive_pickling_and_fork(from_pickle: tuple[Path, list[str]]) -> None:
+    out, _ = from_pickle
+    images = open_prepared(out, "lidc").split("test").images
+    expected = float(images[3].sum())  # opens a handle in this process first
+    assert float(pickle.loads(pickle.dumps(images))[3].sum()) == expected
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_row_sum, (images, 3)) == expected
+    np.testing.assert_array_equal(images[[3, 1, 3]][0], images[3])
