@@ -165,15 +165,15 @@ def read_mask(path: Path, shape: tuple[int, int]) -> tuple[np.ndarray, str]:
     if picture.mode not in ("1", "L", "P", "LA", "RGB", "RGBA", "I;16", "I"):
         raise InputError(f"mask {path}: unsupported image mode {picture.mode}")
     if picture.mode in ("I;16", "I"):
-        values = np.asarray(picture, dtype=np.int64)
-        top = values.max()
-        grey = values if top <= 1 else (values * 255 // max(int(top), 1))
+        values = np.clip(np.asarray(picture, dtype=np.int64), 0, None)
+        top = int(values.max())
+        grey = (values if top <= 1 else values * 255 // top).astype(np.uint8)
     else:
-        grey = np.asarray(picture.convert("L"), dtype=np.int64)
+        grey = np.asarray(picture.convert("L"), dtype=np.uint8)
     if grey.shape != tuple(shape):
         raise InputError(f"mask {path}: shape {grey.shape[0]}×{grey.shape[1]} differs from its image "
                          f"{shape[0]}×{shape[1]}")
-    if np.isin(grey, (0, 1)).all():
+    if grey.max() <= 1:
         mask = grey == 1
     else:
         ambiguous = float(((grey > AMBIGUOUS_RANGE[0]) & (grey < AMBIGUOUS_RANGE[1])).mean())
