@@ -20,7 +20,9 @@ SIZE = 128
 @pytest.fixture(scope="module")
 def prepared(chaksu_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("chaksu") / "out"
-    prepare_chaksu(chaksu_tree, out, echo=lambda _: None)
+    lines: list[str] = []
+    prepare_chaksu(chaksu_tree, out, echo=lines.append)
+    assert lines == ["Chákṣu: train 4, val 2, test 2, ood 6 images; differs from the paper's 648/162/264/271"]
     return out
 
 

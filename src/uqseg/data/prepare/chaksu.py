@@ -29,6 +29,7 @@ KFOLD_SEED = 123
 KFOLD_FOLD = 0
 ID_DEVICE = "Remidio"
 OOD_DEVICES = ("Bosch", "Forus")
+PAPER_COUNTS = {"train": 648, "val": 162, "test": 264, "ood": 271}
 CHAKSU_FACTS = {
     "num_classes": 3,
     "num_annotators": NUM_EXPERTS,
@@ -88,7 +89,10 @@ def prepare_chaksu(source: Path | str, output: Path | str, *, overwrite: bool = 
     source = require_dir(source, "Chákṣu root")
     output = check_output(output, overwrite)
     splits = chaksu_splits(discover(source))
-    echo(f"Chákṣu: {', '.join(f'{name} {len(items)}' for name, items in splits.items())} images")
+    counts = {name: len(items) for name, items in splits.items()}
+    paper = "/".join(str(n) for n in PAPER_COUNTS.values())
+    echo(f"Chákṣu: {', '.join(f'{name} {n}' for name, n in counts.items())} images; "
+         f"{'matches' if counts == PAPER_COUNTS else 'differs from'} the paper's {paper}")
     digest = hashlib.sha256()
     with atomic_directory(output) as tmp:
         writer = PreparedWriter(tmp)
