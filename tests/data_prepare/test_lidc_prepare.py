@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import json
 import multiprocessing
 import pickle
 import random
+import shutil
 from pathlib import Path
 
 import h5py
@@ -18,6 +20,7 @@ from uqseg.data.prepare.lidc_sources import read_pickle
 from uqseg.data.prepare.lidc_split import patient_split
 from uqseg.data.prepared import IMAGENET_MEAN, IMAGENET_STD, open_prepared
 from uqseg.data.shifts import SHIFT_NAMES, apply_shift
+from uqseg.errors import InputError
 
 OOD = tuple(f"ood-{name}" for name in SHIFT_NAMES)
 
@@ -142,3 +145,37 @@ def test_lazy_arrays_survive_pickling_and_fork(from_pickle: tuple[Path, list[str
     with multiprocessing.get_context("fork").Pool(1) as pool:
         assert pool.apply(_row_sum, (images, 3)) == expected
     np.testing.assert_array_equal(images[[3, 1, 3]][0], images[3])
+
+
+def test_open_prepared_refuses_wrong_or_incomplete_directories(from_pickle: tuple[Path, list[str]],
+                                                              tmp_path: Path) -> None:
+    out, _ = from_pickle
+    with pytest.raises(InputError, match="holds dataset 'lidc', not 'chaksu'"):
+        open_prepared(out, "chaksu")
+    with pytest.raises(InputError, match="does not exist"):
+        open_prepared(tmp_path / "absent", "lidc")
+    copy = Path(shutil.copytree(out, tmp_path / "copy"))
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    (copy / "manifest.json").write_text(json.dumps({**manifest, "complete": False}), encoding="utf-8")
+    with pytest.raises(InputError, match="not marked complete"):
+        open_prepared(copy, "lidc")
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with h5py.File(copy / "data.h5", "a") as handle:
+        handle["val/annotations"][0, 0, 0, 0] = 5
+    with pytest.raises(InputError, match="annotation value 5"):
+        open_prepared(copy, "lidc", verify=True)
+
+
+def test_overwrite_replaces_only_on_success(tmp_path: Path) -> None:
+    write_hdf5(tmp_path / "a.hdf5", "ccdm")
+    prepare_lidc(tmp_path / "a.hdf5", tmp_path / "out", echo=lambda _: None)
+    with pytest.raises(InputError, match="already exists"):
+        prepare_lidc(tmp_path / "a.hdf5", tmp_path / "out")
+    (tmp_path / "bad.hdf5").write_bytes(b"not hdf5")
+    with pytest.raises(InputError):
+        prepare_lidc(tmp_path / "bad.hdf5", tmp_path / "out", overwrite=True)
+    assert open_prepared(tmp_path / "out", "lidc").info.name == "lidc"
+    write_hdf5(tmp_path / "b.hdf5", "phiseg")
+    manifest = prepare_lidc(tmp_path / "b.hdf5", tmp_path / "out", overwrite=True, echo=lambda _: None)
+    assert manifest["source_format"] == "phiseg-hdf5"
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["source_format"] == "phiseg-hdf5"

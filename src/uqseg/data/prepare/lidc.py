@@ -81,6 +81,10 @@ def prepare_lidc(source: Path | str, output: Path | str, *, metadata: Path | str
     counts = {name: len(items) for name, items in parts.items()}
     check = _compare_with_paper(len(slices), counts)
     echo(f"LIDC: {', '.join(f'{name} {n}' for name, n in counts.items())} slices; {check}")
+    low, high = min(float(s.image.min()) for s in slices), max(float(s.image.max()) for s in slices)
+    if low < 0.0 or high > 1.0:
+        echo(f"warning: the pickle's images span [{low:.4g}, {high:.4g}], not [0, 1]; the loader's ImageNet "
+             "normalisation assumes [0, 1]")
     sources = [source_entry(source), source_entry(metadata)]
     with atomic_directory(output) as tmp:
         manifest = _write_pickle_splits(tmp, parts, sources, {"split": origin, "paper_counts": check}, progress)
