@@ -179,3 +179,20 @@ def test_overwrite_replaces_only_on_success(tmp_path: Path) -> None:
     manifest = prepare_lidc(tmp_path / "b.hdf5", tmp_path / "out", overwrite=True, echo=lambda _: None)
     assert manifest["source_format"] == "phiseg-hdf5"
     assert json.loads((tmp_path / "out" / "manifest.json").read_text())["source_format"] == "phiseg-hdf5"
+
+
+def test_split_file_reproduces_a_split(from_pickle: tuple[Path, list[str]], tmp_path: Path) -> None:
+    out, _ = from_pickle
+    table = tmp_path / "mine.csv"
+    rows = (out / "split.csv").read_text(encoding="utf-8").splitlines()
+    index = next(i for i, row in enumerate(rows) if row.endswith(",train"))
+    moved = rows[index].replace(",train", ",test")  # a different, still patient-level split
+    table.write_text("\n".join([*rows[:index], moved, *rows[index + 1:]]) + "\n", encoding="utf-8")
+    again = tmp_path / "again"
+    manifest = prepare_lidc(write_pickle(tmp_path / "d.pickle"), again,
+                            metadata=write_metadata(tmp_path / "m.csv"), trust_pickle=True, split_file=table,
+                            echo=lambda _: None)
+    assert manifest["split"] == str(table)
+    assert (again / "split.csv").read_text(encoding="utf-8") == table.read_text(encoding="utf-8")
+    patient = moved.split(",")[0]
+    assert patient in set(read_split(again, "test")["patients"].tolist())
