@@ -1,0 +1,147 @@
+"""Training images/s per AU model (issue 5 note, SPEC §7), and the wall time of one tiny combination end to end.
+
+Throughput: one training step is exactly what ``uqseg.training.module.TrainingModule`` does per batch, written out
+without Lightning — ``model.loss(batch)``, backward, gradient-norm clip 0.5, AdamW (lr 1e-4, wd 0), EMA 0.999
+update — over random images with K = 4 random annotations per image. The network is the paper's backbone
+(channel_mult (1,2,4,8), 2 ResBlocks per level, attention at the two deepest levels) at the given size and base
+width. One warm-up step, then ``--steps`` steps timed, best of ``--repeats``.
+
+Combination (``--combo AU+EU``): train, predict every split and evaluate one combination on ``synthetic-lidc`` at
+32×32 with a tiny net, timing each stage (what ``uqseg evaluate`` runs).
+
+    python benchmarks/bench_training.py --size 64 --width 16 --width 32
+    python benchmarks/bench_training.py --combo ssn+swag --no-throughput
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from uqseg.nn import build_model
+from uqseg.nn.config import ModelConfig
+from uqseg.training.config import TrainConfig
+from uqseg.training.ema import EmaWeights
+
+AUS = ("softmax", "ssn", "prob_unet", "diffusion")
+
+
+def paper_backbone(size: int, width: int, in_channels: int = 1) -> ModelConfig:
+    """The paper's backbone (SPEC §4) at ``size``×``size`` with base width ``width``."""
+    return ModelConfig(in_channels=in_channels, num_classes=2, image_size=size, base_width=width)
+
+
+def random_batch(batch: int, size: int, in_channels: int = 1, annotators: int = 4) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return {
+        "image": torch.randn(batch, in_channels, size, size, generator=g),
+        "annotations": torch.randint(0, 2, (batch, annotators, size, size), generator=g),
+    }
+
+
+def train_rate(au: str, cfg: ModelConfig, batch: dict[str, torch.Tensor], steps: int, repeats: int) -> float:
+    """Best-of-``repeats`` training images/s of AU model ``au`` (one step = loss, backward, clip, AdamW, EMA)."""
+    train = TrainConfig(epochs=1)
+    torch.manual_seed(0)
+    model = build_model(au, cfg).train()
+    model.set_epoch(1_000)  # past every warm-up (SSN mean-only, Prob. UNet β): the steady-state objective
+    opt = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
+    ema = EmaWeights(model, train.ema_decay)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        model.loss(batch).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), train.grad_clip)
+        opt.step()
+        ema.update(model)
+
+    step()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        best = min(best, time.perf_counter() - start)
+    return steps * batch["image"].shape[0] / best
+
+
+def throughput(args: argparse.Namespace) -> None:
+    print(f"threads={torch.get_num_threads()} size={args.size} batch={args.batch} steps={args.steps} "
+          f"best of {args.repeats}; paper backbone (mult 1,2,4,8; 2 ResBlocks/level; attention at 2 deepest)")
+    print(f"{'width':>5} {'AU model':<10} {'params':>10} {'img/s':>8}")
+    batch = random_batch(args.batch, args.size)
+    for width in args.width or [16, 32]:
+        cfg = paper_backbone(args.size, width)
+        for au in args.au or AUS:
+            params = build_model(au, cfg).num_parameters()
+            rate = train_rate(au, cfg, batch, args.steps, args.repeats)
+            print(f"{width:>5} {au:<10} {params:>10,} {rate:>8.1f}", flush=True)
+
+
+def combination(combo: str, epochs: int) -> None:
+    """Time train / predict / evaluate of one combination on synthetic-lidc at 32×32 (tiny net, tiny splits)."""
+    from uqseg.data import get_dataset
+    from uqseg.inference.combination import predictions_dir
+    from uqseg.inference.config import InferenceConfig
+    from uqseg.inference.evaluate import evaluate_predictions, evaluated_splits, prediction_path
+    from uqseg.inference.predict import load_method, predict_split
+    from uqseg.training.runner import train_combination
+
+    au, eu = combo.split("+")
+    model = ModelConfig(in_channels=1, num_classes=2, image_size=32, base_width=8, channel_mult=(1, 2),
+                        num_res_blocks=1, attention_levels=(-1,), group_norm_groups=8)
+    train = TrainConfig(epochs=epochs, batch_size=8, swag_epochs=max(2, epochs // 2), accelerator="cpu")
+    infer = InferenceConfig(samples=10, instances=5, ensemble_size=5, batch_size=8)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        options = {"cache_dir": str(root / "data"), "image_size": 32, "n_train": 64, "seed": 0}
+        times: dict[str, float] = {}
+        start = time.perf_counter()
+        data = get_dataset("synthetic-lidc", **options)
+        times["data"] = time.perf_counter() - start
+        start = time.perf_counter()
+        done = train_combination(au, eu, dataset="synthetic-lidc", dataset_options=options, model=model,
+                                 train=train, root=root, ensemble_size=infer.ensemble_size, progress=False, data=data)
+        times["train"] = time.perf_counter() - start
+        start = time.perf_counter()
+        method = load_method(au, eu, [p for _, p in done], [r for r, _ in done], infer)
+        out = predictions_dir(root, "synthetic-lidc", 0, au, eu)
+        images = 0
+        for name in evaluated_splits(data):
+            predict_split(au, eu, method, data.split(name), prediction_path(out, name), infer)
+            images += len(data.split(name))
+        times["predict"] = time.perf_counter() - start
+        start = time.perf_counter()
+        table = evaluate_predictions(out, data)
+        times["evaluate"] = time.perf_counter() - start
+    total = sum(times.values())
+    print(f"{combo} at 32×32, {epochs} epochs on {len(data.split('train'))} train images, {len(done)} training run(s), "
+          f"S={infer.samples_for(au)}, {images} predicted images, {len(table)} result rows")
+    for stage, seconds in [*times.items(), ("total", total)]:
+        print(f"{stage:>9} {seconds:8.1f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--width", type=int, action="append", help="base width (repeatable; default 16 and 32)")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--au", action="append", choices=AUS)
+    parser.add_argument("--combo", action="append", default=[], help="AU+EU to time end to end (repeatable)")
+    parser.add_argument("--epochs", type=int, default=4, help="epochs of the --combo run")
+    parser.add_argument("--no-throughput", action="store_true", help="skip the images/s table")
+    args = parser.parse_args()
+    if not args.no_throughput:
+        throughput(args)
+    for combo in args.combo:
+        combination(combo, args.epochs)
+
+
+if __name__ == "__main__":
+    main()
