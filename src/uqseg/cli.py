@@ -29,11 +29,13 @@ def data_show(
     out: Path = typer.Option(None, "--out", help="PNG path (default: <name>.png)."),
     n: int = typer.Option(4, "--n", help="Number of images to show."),
     cache_dir: Path = typer.Option(Path("runs/data-cache"), "--cache-dir", help="Where generated data is cached."),
+    seed: int = typer.Option(0, "--seed", help="Generator seed of a synthetic dataset."),
+    root: Path = typer.Option(None, "--root", help="Prepared dataset directory (real lidc / chaksu)."),
 ) -> None:
     """Write a PNG grid of images, annotators, the oracle variance and each OOD shift."""
     from uqseg.data.show import show_dataset
 
-    path = show_dataset(name, out or Path(f"{name}.png"), n=n, cache_dir=cache_dir)
+    path = show_dataset(name, out or Path(f"{name}.png"), n=n, cache_dir=cache_dir, seed=seed, root=root)
     typer.echo(f"wrote {path}")
 
 

@@ -1,8 +1,8 @@
 """``synthetic-chaksu``: RGB optic-disc crops, 3 classes, 5 annotators, three acquisition devices (issue 2).
 
-Scene: an orange-red retina (a smooth random field) seen through a round camera aperture, 5 dark vessels running
-through the disc, a bright yellowish optic disc (a rotated, slightly vertical, wavy ellipse of radius 22–28 % of the
-side at zoom 1) and a paler cup inside it (cup-to-disc radius ratio 0.35–0.6). Both have soft edges.
+Scene: an orange-red retina (a smooth random field) seen through a round camera aperture, 4 dark vessels arching
+up and down from the disc, a bright yellowish optic disc (a rotated, slightly vertical, wavy ellipse of radius
+22–28 % of the side at zoom 1) and a paler cup inside it (cup-to-disc radius ratio 0.35–0.6), both with soft edges.
 
 Annotator model (exact): each annotator independently draws a disc level ``t_d`` and a cup level ``t_c``
 (:mod:`uqseg.data.synthetic.annotators`) and labels ``disc = p_d ≥ t_d``, ``cup = p_c ≥ t_c`` and ``disc``
@@ -30,10 +30,10 @@ NAME = "synthetic-chaksu"
 NUM_ANNOTATORS = 5
 DATASET_TAG = 2
 LABELLED_SPLITS = ("train", "val", "test", "ood")
-RETINA_RGB = np.array([0.78, 0.36, 0.17], dtype=np.float32)
+RETINA_RGB = np.array([0.72, 0.33, 0.16], dtype=np.float32)
 DISC_RGB = np.array([0.2, 0.32, 0.2], dtype=np.float32)
-CUP_RGB = np.array([0.1, 0.18, 0.22], dtype=np.float32)
-VESSEL_RGB = np.array([0.35, 0.55, 0.45], dtype=np.float32)
+CUP_RGB = np.array([0.08, 0.25, 0.3], dtype=np.float32)
+VESSEL_RGB = np.array([0.3, 0.5, 0.4], dtype=np.float32)
 STANDARDISE_EPS = 1e-8
 
 
@@ -55,8 +55,8 @@ DEVICES = {
                 noise=0.015),
     "B": Device(zoom=0.75, aperture_radius=0.6, aperture_offset=0.3, gain=(1.15, 1.0, 0.5), gamma=0.8, blur=0.02,
                 noise=0.03),
-    "C": Device(zoom=1.25, aperture_radius=0.75, aperture_offset=0.45, gain=(0.7, 0.9, 1.3), gamma=1.3, blur=0.0,
-                noise=0.07),
+    "C": Device(zoom=1.25, aperture_radius=0.75, aperture_offset=0.45, gain=(0.6, 1.3, 1.4), gamma=1.2, blur=0.0,
+                noise=0.08),
 }
 
 
@@ -114,10 +114,12 @@ def render(scenes: DiscScenes, rng: np.random.Generator, device: Device) -> np.n
     n, size = scenes.disc.shape[0], scenes.disc.shape[-1]
     shading = 1.0 + 0.08 * shapes.smooth_field(rng, n, size, scale=0.1)
     raw = RETINA_RGB[None, :, None, None] * shading
-    cy = scenes.centre[0][:, None] + rng.uniform(-0.1, 0.1, (n, 5)) * scenes.disc_radius[:, None]
-    cx = scenes.centre[1][:, None] + rng.uniform(-0.1, 0.1, (n, 5)) * scenes.disc_radius[:, None]
-    vessels = shapes.line_intensity(size, cy, cx, rng.uniform(0, np.pi, (n, 5)),
-                                    device.zoom * rng.uniform(0.012, 0.025, (n, 5)) * size).max(axis=1)
+    cy = scenes.centre[0][:, None] + rng.uniform(-0.15, 0.15, (n, 4)) * scenes.disc_radius[:, None]
+    cx = scenes.centre[1][:, None] + rng.uniform(-0.15, 0.15, (n, 4)) * scenes.disc_radius[:, None]
+    angle = np.pi / 2 + rng.uniform(-0.6, 0.6, (n, 4))
+    bend = rng.choice([-1.0, 1.0], (n, 4)) * rng.uniform(1.0, 3.0, (n, 4)) / (device.zoom * size)
+    vessels = shapes.line_intensity(size, cy, cx, angle, device.zoom * rng.uniform(0.02, 0.035, (n, 4)) * size,
+                                    bend).max(axis=1)
     raw = raw * (1.0 - VESSEL_RGB[None, :, None, None] * vessels[:, None])
     raw += DISC_RGB[None, :, None, None] * scenes.disc[:, None] * (1.0 - 0.5 * vessels[:, None])
     raw += CUP_RGB[None, :, None, None] * scenes.cup[:, None]

@@ -1,15 +1,15 @@
 """``synthetic-lidc``: grey, lesion-centred crops with 4 annotators, presence and boundary ambiguity (issue 2).
 
-Scene: a lung-like background (a smooth random field, 3 vessel ridges, a chest wall on one side of some crops) with
-one lesion near the centre: a rotated, wavy ellipse of radius 15–30 % of the side with a soft (sigmoid) edge of
-width 2–4 % of the side. 30 % of lesions are faint (contrast U[0.15, 0.45]); the rest are clear (U[0.6, 1.0]).
+Scene: a lung-like background (a smooth random field, 3 curved vessel ridges, a chest wall on one side of some
+crops) with one lesion near the centre: a rotated, wavy ellipse of radius 15–30 % of the side with a soft (sigmoid)
+edge of width 2–4 % of the side. 30 % of lesions are faint (contrast U[0.15, 0.45]); the rest are clear (U[0.6, 1.0]).
 
 Annotator model (exact): annotator ``k`` marks the lesion at all with probability ``π(c) = clip((c − 0.1)/0.4, 0, 1)
 ^ a`` (``c`` the lesion contrast, ``a`` the ambiguity; clear lesions have π = 1), independently draws a level ``t``
 (:mod:`uqseg.data.synthetic.annotators`) and, if marking, marks ``p(x) ≥ t``. The oracle is therefore
 ``P(lesion at x) = π(c) · F(x)`` and ``P(background) = 1 − π(c)·F(x)``.
 
-Images are raw intensities mapped to roughly zero mean and unit scale by a fixed affine map (``(raw − 0.35)/0.2``),
+Images are raw intensities mapped to roughly zero mean and unit scale by a fixed affine map (``(raw − 0.4)/0.25``),
 so contrast differences between images survive. The OOD splits are the test images under the four SPEC §8 shifts
 (seed ``7 + seed``) with the test annotations and oracle unchanged.
 """
@@ -32,7 +32,7 @@ OOD_SEED = 7
 FAINT_FRACTION = 0.3
 FAINT_CONTRAST = (0.15, 0.45)
 CLEAR_CONTRAST = (0.6, 1.0)
-RAW_MEAN, RAW_SCALE = 0.35, 0.2
+RAW_MEAN, RAW_SCALE = 0.4, 0.25
 DEFAULTS = {"image_size": 64, "n_train": 600, "n_val": 100, "n_test": 200, "seed": 0, "ambiguity": 1.0}
 
 
@@ -90,11 +90,12 @@ def render(scenes: LesionScenes, rng: np.random.Generator) -> np.ndarray:
     n, size = scenes.profile.shape[0], scenes.profile.shape[-1]
     raw = 0.25 + 0.06 * shapes.smooth_field(rng, n, size, scale=0.08)[:, 0]
     vessels = shapes.line_intensity(size, rng.uniform(0, size, (n, 3)), rng.uniform(0, size, (n, 3)),
-                                    rng.uniform(0, np.pi, (n, 3)), rng.uniform(0.025, 0.06, (n, 3)) * size)
-    raw += np.einsum("nm,nmhw->nhw", rng.uniform(0.1, 0.3, (n, 3)).astype(np.float32), vessels)
+                                    rng.uniform(0, np.pi, (n, 3)), rng.uniform(0.02, 0.05, (n, 3)) * size,
+                                    rng.uniform(-1.0, 1.0, (n, 3)) / size)
+    raw += np.einsum("nm,nmhw->nhw", rng.uniform(0.05, 0.2, (n, 3)).astype(np.float32), vessels)
     raw += 0.5 * _chest_wall(rng, n, size)
     texture = 1.0 + 0.1 * shapes.smooth_field(rng, n, size, scale=0.04)[:, 0]
-    raw += 0.6 * scenes.contrast[:, None, None] * scenes.profile * texture
+    raw += 0.8 * scenes.contrast[:, None, None] * scenes.profile * texture
     raw += 0.03 * rng.standard_normal(raw.shape, dtype=np.float32)
     return ((raw - RAW_MEAN) / RAW_SCALE).astype(np.float32)[:, None]
 

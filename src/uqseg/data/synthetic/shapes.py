@@ -61,13 +61,22 @@ def smooth_field(rng: np.random.Generator, n: int, size: int, scale: float, chan
     return field / np.maximum(std, np.float32(1e-6))
 
 
-def line_intensity(size: int, cy: np.ndarray, cx: np.ndarray, angle: np.ndarray, width: np.ndarray) -> np.ndarray:
-    """Smooth ridges ``max(0, 1 − (d/width)²)²`` along lines through (cy, cx) at ``angle``: N×M×H×W (params N×M)."""
+def line_intensity(size: int, cy: np.ndarray, cx: np.ndarray, angle: np.ndarray, width: np.ndarray,
+                   curvature: np.ndarray | None = None) -> np.ndarray:
+    """Smooth ridges ``max(0, 1 − (d/width)²)²`` along curves through (cy, cx): N×M×H×W (parameters N×M).
+
+    Each curve leaves (cy, cx) along ``angle`` and bends as the parabola ``d = curvature · s²`` (``s`` the distance
+    along ``angle``, ``d`` the offset across it, both in pixels); zero curvature gives straight lines.
+    """
     y, x = pixel_grid(size)
     y, x = y[:, None], x[:, None]
 
     def col(values: np.ndarray) -> np.ndarray:
         return np.asarray(values, dtype=np.float32)[:, :, None, None]
 
-    distance = (x - col(cx)) * np.sin(col(angle)) - (y - col(cy)) * np.cos(col(angle))
-    return np.square(np.maximum(np.float32(0), 1 - np.square(distance / col(width))))
+    cos, sin = np.cos(col(angle)), np.sin(col(angle))
+    dx, dy = x - col(cx), y - col(cy)
+    across = dx * sin - dy * cos
+    if curvature is not None:
+        across = across - col(curvature) * np.square(dx * cos + dy * sin)
+    return np.square(np.maximum(np.float32(0), 1 - np.square(across / col(width))))
