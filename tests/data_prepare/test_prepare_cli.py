@@ -11,6 +11,7 @@ import pytest
 from lidc_fixture import write_hdf5, write_metadata, write_pickle
 
 from uqseg.cli import main
+from uqseg.data.prepare.chaksu import prepare_chaksu
 
 
 def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -53,8 +54,18 @@ def test_prepare_chaksu(chaksu_tree: Path, tmp_path: Path, monkeypatch: pytest.M
                        "--out", str(tmp_path / "c"))
     assert code == 2 and "missing" in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "c").exists()
     code, out, _ = run(monkeypatch, capsys, "data", "prepare", "chaksu", "--source", str(chaksu_tree), "--out",
-                       str(tmp_path / "c"), "--workers", "2", "--no-progress")
+                       str(tmp_path / "c"), "--no-progress")
     assert code == 0 and "train 4, val 2, test 2, ood 6" in out
     with h5py.File(tmp_path / "c" / "data.h5", "r") as handle:
         assert handle["ood/annotations"].shape == (6, 5, 128, 128)
         assert np.isin(handle["train/annotations"][()], (0, 1, 2)).all()
+
+
+@pytest.mark.slow
+def test_prepare_chaksu_workers_give_the_serial_result(chaksu_tree: Path, tmp_path: Path) -> None:
+    for workers in (1, 2):
+        prepare_chaksu(chaksu_tree, tmp_path / f"w{workers}", workers=workers, echo=lambda _: None)
+    with h5py.File(tmp_path / "w1" / "data.h5", "r") as one, h5py.File(tmp_path / "w2" / "data.h5", "r") as two:
+        for split in ("train", "val", "test", "ood"):
+            for key in ("images", "annotations", "crops"):
+                np.testing.assert_array_equal(one[split][key][()], two[split][key][()])

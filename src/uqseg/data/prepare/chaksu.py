@@ -9,6 +9,7 @@ image, training part first (271). Each image is processed by :func:`uqseg.data.p
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -18,8 +19,8 @@ import numpy as np
 from sklearn.model_selection import KFold
 
 from uqseg.atomic import atomic_directory
-from uqseg.data.prepare.chaksu_files import NUM_EXPERTS, ChaksuImage, discover, read_image, read_mask
-from uqseg.data.prepare.chaksu_image import IMAGE_SIZE, MEAN_DISC_DIAMETER, process_sample
+from uqseg.data.prepare.chaksu_files import NUM_EXPERTS, ChaksuImage, discover
+from uqseg.data.prepare.chaksu_image import IMAGE_SIZE, MEAN_DISC_DIAMETER, load_sample
 from uqseg.data.prepare.common import PreparedWriter, check_output, progress_bar, require_dir, write_manifest
 from uqseg.data.prepared import open_prepared
 from uqseg.errors import InputError
@@ -55,29 +56,17 @@ def chaksu_splits(found: dict[tuple[str, str], list[ChaksuImage]]) -> dict[str, 
     }
 
 
-def load_sample(item: ChaksuImage) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int], list[str]]:
-    """Read and process one image: (3×128×128 image, 5×128×128 labels, crop (top, left, side), file digests)."""
-    image, digest = read_image(item.path)
-    digests = [digest]
-    masks = []
-    for disc_path, cup_path in item.masks:
-        disc, disc_digest = read_mask(disc_path, image.shape[:2])
-        cup, cup_digest = read_mask(cup_path, image.shape[:2])
-        masks.append((disc, cup))
-        digests += [disc_digest, cup_digest]
-    try:
-        picture, labels, crop = process_sample(image, masks, item.device)
-    except ValueError as err:
-        raise InputError(f"image {item.path}: {err}") from None
-    return picture, labels, (crop.top, crop.left, crop.size), digests
-
-
 def _loaded(items: list[ChaksuImage], workers: int) -> Iterator[tuple[np.ndarray, np.ndarray, tuple, list[str]]]:
+    """``load_sample`` of every item, in order; with ``workers`` > 1 in spawned processes (no forked HDF5 or
+    progress-bar threads), whose queued work is cancelled as soon as one image fails."""
     if workers <= 1:
         yield from map(load_sample, items)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
         yield from pool.map(load_sample, items, chunksize=4)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def prepare_chaksu(source: Path | str, output: Path | str, *, overwrite: bool = False, progress: bool = False,

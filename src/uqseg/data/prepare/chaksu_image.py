@@ -16,6 +16,9 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from uqseg.data.prepare.chaksu_files import ChaksuImage, read_image, read_mask
+from uqseg.errors import InputError
+
 MEAN_DISC_DIAMETER = {"Bosch": 225.29, "Forus": 325.02, "Remidio": 448.05}
 CROP_DIAMETERS = 2.0
 IMAGE_SIZE = 128
@@ -88,3 +91,20 @@ def process_sample(image: np.ndarray, masks: list[tuple[np.ndarray, np.ndarray]]
     picture = resize(crop_square(image, crop), size, Image.Resampling.BILINEAR)
     maps = np.stack([resize(crop_square(label, crop), size, Image.Resampling.NEAREST) for label in labels])
     return np.moveaxis(picture, -1, 0).astype(np.float32) / 255.0, maps.astype(np.uint8), crop
+
+
+def load_sample(item: ChaksuImage) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int], list[str]]:
+    """Read and process one image: (3×128×128 image, 5×128×128 labels, crop (top, left, side), file digests)."""
+    image, digest = read_image(item.path)
+    digests = [digest]
+    masks = []
+    for disc_path, cup_path in item.masks:
+        disc, disc_digest = read_mask(disc_path, image.shape[:2])
+        cup, cup_digest = read_mask(cup_path, image.shape[:2])
+        masks.append((disc, cup))
+        digests += [disc_digest, cup_digest]
+    try:
+        picture, labels, crop = process_sample(image, masks, item.device)
+    except ValueError as err:
+        raise InputError(f"image {item.path}: {err}") from None
+    return picture, labels, (crop.top, crop.left, crop.size), digests
