@@ -171,6 +171,37 @@ def report(
     typer.echo(f"wrote {build_report(run_dir)}")
 
 
+@app.command("models")
+def models(
+    image_size: int = typer.Option(128, "--image-size", help="Input height and width."),
+    base_width: int = typer.Option(32, "--base-width", help="Channels of the first level."),
+    channel_mult: str = typer.Option("1,2,4,8", "--channel-mult", help="Per-level channel multipliers."),
+    num_res_blocks: int = typer.Option(2, "--res-blocks", help="ResBlocks per encoder level."),
+    attention_levels: str = typer.Option("-2,-1", "--attention-levels", help="Levels with attention (-1 = deepest)."),
+    num_heads: int = typer.Option(4, "--heads", help="Attention heads."),
+    num_classes: int = typer.Option(2, "--classes", help="Segmentation classes."),
+    in_channels: int = typer.Option(3, "--in-channels", help="Image channels."),
+    variant: str = typer.Option("code", "--variant", help="code (paper counts) or appendix (avg-pool, add skips)."),
+) -> None:
+    """Print each AU model's parameter count for a backbone config (default: the paper's)."""
+    from uqseg.nn.sizes import make_config, parse_ints, size_table
+
+    cfg = make_config(
+        {
+            "image_size": image_size,
+            "base_width": base_width,
+            "channel_mult": parse_ints(channel_mult, "--channel-mult"),
+            "num_res_blocks": num_res_blocks,
+            "attention_levels": parse_ints(attention_levels, "--attention-levels"),
+            "num_heads": num_heads,
+            "num_classes": num_classes,
+            "in_channels": in_channels,
+            "variant": variant,
+        }
+    )
+    typer.echo(size_table(cfg))
+
+
 def main() -> None:
     """Console entry point: uqseg errors print one line and exit 2; ``--debug`` shows the traceback."""
     debug = "--debug" in sys.argv[1:]
