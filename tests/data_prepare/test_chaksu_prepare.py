@@ -11,6 +11,7 @@ import pytest
 from chaksu_fixture import COUNTS, DEVICES, raw_masks, stem
 from sklearn.model_selection import KFold
 
+from uqseg.data import get_dataset
 from uqseg.data.prepare.chaksu import prepare_chaksu
 from uqseg.data.prepared import open_prepared
 
@@ -144,7 +145,8 @@ def test_orientation_is_preserved(prepared: Path) -> None:
 
 
 def test_loads_through_the_contract(prepared: Path) -> None:
-    dataset = open_prepared(prepared, "chaksu", verify=True)
+    dataset = get_dataset("chaksu", root=prepared)
+    assert dataset.split_names == open_prepared(prepared, "chaksu", verify=True).split_names
     assert dataset.info.num_classes == 3 and dataset.info.num_annotators == 5 and dataset.info.in_channels == 3
     assert dataset.info.ood_splits == ("ood",) and dataset.info.image_size == (SIZE, SIZE)
     sample = dataset.split("test")[1]

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from lidc_fixture import NUM_PATIENTS, lidc_dict, patient_id, write_hdf5, write_metadata, write_pickle
 
+from uqseg.data import get_dataset
 from uqseg.data.prepare.lidc import prepare_lidc
 from uqseg.data.prepare.lidc_sources import read_pickle
 from uqseg.data.prepare.lidc_split import patient_split
@@ -87,7 +88,7 @@ def test_slice_counts_and_content_are_exact(from_pickle: tuple[Path, list[str]])
 
 def test_loader_normalises_without_moving_pixels(from_pickle: tuple[Path, list[str]]) -> None:
     out, _ = from_pickle
-    dataset = open_prepared(out, "lidc")
+    dataset = get_dataset("lidc", root=out)
     assert dataset.info.splits == ("train", "val", "test", *OOD)
     assert dataset.info.in_channels == 3 and dataset.info.num_annotators == 4 and dataset.info.num_classes == 2
     raw = read_split(out, "val")
