@@ -70,6 +70,7 @@ def save(fig: Figure, out_dir: Path, name: str) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     png = out_dir / f"{name}.png"
     fig.savefig(png, dpi=150)
+    fig.set_layout_engine("none")  # keep the layout just computed; the PDF needs no second layout pass
     fig.savefig(out_dir / f"{name}.pdf")
     return png
 
