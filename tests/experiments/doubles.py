@@ -6,16 +6,11 @@ cup), 5 annotators, one OOD split. Discs whose radius the annotators disagree on
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 import numpy as np
 
-import uqseg.data.contract
 from uqseg.data import Dataset, DatasetInfo, Split, register_dataset
-
-if importlib.util.find_spec("uqseg.data.registry") is None:  # TEMPORARY until the synthetic datasets land
-    uqseg.data.contract._load_builtin = lambda: None
 
 LIDC_OOD = ("ood-noise", "ood-blur", "ood-contrast", "ood-jpeg")
 
@@ -66,8 +61,3 @@ def double_chaksu(*, cache_dir: Any = None, image_size: int = 16, n_train: int =
                   seed: int = 0, ambiguity: float = 1.0) -> Dataset:
     return _dataset("double-chaksu", 3, 3, 5, ("ood",), image_size=image_size, n_train=n_train, n_val=n_val,
                     n_test=n_test, seed=seed)
-
-
-if importlib.util.find_spec("uqseg.data.registry") is None:  # TEMPORARY until the synthetic datasets land
-    register_dataset("synthetic-lidc")(double_lidc)
-    register_dataset("synthetic-chaksu")(double_chaksu)

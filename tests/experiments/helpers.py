@@ -9,12 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from uqseg.data import available_datasets
 from uqseg.experiments.results import load_results
 
 HERE = Path(__file__).resolve().parent
-SYNTHETIC = ("synthetic-lidc", "synthetic-chaksu")
-GRID_DATASETS = SYNTHETIC if set(SYNTHETIC) <= set(available_datasets()) else ("double-lidc", "double-chaksu")
+GRID_DATASETS = ("synthetic-lidc", "synthetic-chaksu")
 
 
 def uqseg_process(args: list[str], **options) -> subprocess.Popen:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from uqseg.errors import ConfigError, UqsegError
 from uqseg.experiments.dag import StepGraph
-from uqseg.experiments.steps import Outcome, Step, clear_marker, is_complete, now, write_marker
+from uqseg.experiments.steps import Outcome, Step, clear_marker, is_complete, now, worker_id, write_marker
 
 
 class Listener(Protocol):
@@ -50,7 +50,7 @@ def execute_step(step: Step, run_dir: Path | str, torch_threads: int | None = No
     step.fn(step, run_dir)
     wall = time.perf_counter() - t0
     write_marker(run_dir, step, wall_s=wall)
-    return Outcome(step.name, step.key, step.kind, "done", start, now(), wall)
+    return Outcome(step.name, step.key, step.kind, "done", start, now(), wall, worker=worker_id())
 
 
 class LocalExecutor:

@@ -86,6 +86,11 @@ def write_marker(run_dir: Path, step: Step, *, wall_s: float) -> Path:
     return write_text_atomic(marker_path(run_dir, step), json.dumps(record, sort_keys=True))
 
 
+def worker_id() -> str:
+    """``host:pid`` of this process (a Ray worker runs steps in another process than the benchmark's)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def now() -> str:
     """The current UTC time, ISO 8601."""
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
@@ -93,7 +98,8 @@ def now() -> str:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one step: ``done``, ``skipped`` or ``failed``, with its timing."""
+    """What happened to one step: ``done``, ``skipped`` or ``failed``, with its timing and the ``host:pid`` that
+    ran it."""
 
     name: str
     key: str
@@ -103,6 +109,7 @@ class Outcome:
     end: str
     wall_s: float
     error: str = ""
+    worker: str = ""
 
 
 class StepLog:
@@ -137,6 +144,8 @@ class StepLog:
         fields = {"start": outcome.start, "end": outcome.end, "wall_s": outcome.wall_s}
         if outcome.error:
             fields["error"] = outcome.error
+        if outcome.worker:
+            fields["worker"] = outcome.worker
         self.event(step, outcome.status, **fields)
 
 
