@@ -9,6 +9,15 @@ from nn_helpers import AU_MODELS, tiny_config
 from uqseg.nn import build_model
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny nets gain nothing from intra-op threads; on shared cores extra threads only contend."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(params=AU_MODELS)
 def au_name(request) -> str:
     return request.param
