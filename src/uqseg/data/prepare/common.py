@@ -30,6 +30,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 DATA_FILE = "data.h5"
 HASH_BLOCK = 1 << 22
+GZIP_LEVEL = 1
 
 
 def require_file(path: Path | str, what: str) -> Path:
@@ -100,9 +101,9 @@ class PreparedWriter:
         group = self._file.create_group(name)
         image_shape, annotation_shape = tuple(image_shape), tuple(annotation_shape)
         group.create_dataset("images", shape=(n, *image_shape), dtype=np.float32, chunks=(1, *image_shape),
-                             compression="gzip", compression_opts=4, shuffle=True)
+                             compression="gzip", compression_opts=GZIP_LEVEL, shuffle=True)
         group.create_dataset("annotations", shape=(n, *annotation_shape), dtype=np.uint8,
-                             chunks=(1, *annotation_shape), compression="gzip", compression_opts=4)
+                             chunks=(1, *annotation_shape), compression="gzip", compression_opts=GZIP_LEVEL)
         self.counts[name] = n
         self.max_label[name] = 0
 

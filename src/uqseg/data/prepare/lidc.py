@@ -39,6 +39,7 @@ from uqseg.data.shifts import SHIFT_NAMES, apply_shift
 from uqseg.errors import InputError
 
 OOD_SEED = 7
+WRITE_BLOCK = 256
 SPLIT_TABLE = "split.csv"
 LIDC_FACTS = {
     "num_classes": 2,
@@ -139,9 +140,11 @@ def _write_pickle_splits(tmp: Path, parts: dict[str, list[tuple[str, LidcSlice]]
             for name, items in parts.items():
                 task = bar.add_task(f"LIDC {name}", total=len(items))
                 writer.create_split(name, len(items), (1, *shape), (NUM_RATERS, *shape))
-                for row, (_, item) in enumerate(items):
-                    writer.write(name, row, item.image[None, None], item.masks[None])
-                    bar.advance(task)
+                for start in range(0, len(items), WRITE_BLOCK):
+                    block = [item for _, item in items[start:start + WRITE_BLOCK]]
+                    writer.write(name, start, np.stack([item.image[None] for item in block]),
+                                 np.stack([item.masks for item in block]))
+                    bar.advance(task, len(block))
                 writer.write_strings(name, "ids", [item.key for _, item in items])
                 writer.write_strings(name, "patients", [patient for patient, _ in items])
             test_images = np.stack([item.image[None] for _, item in parts["test"]])

@@ -148,12 +148,12 @@ def _check_slice(path: Path, key: str, value: Any) -> LidcSlice:
 
 def _binary(where: str, masks: np.ndarray) -> np.ndarray:
     """Masks as 0/1 uint8: values must all be in {0, 1} (bool included) or all in {0, 255}."""
-    values = set(np.unique(masks).tolist())
-    if values <= {0, 1}:
+    zero = masks == 0
+    if (zero | (masks == 1)).all():
         return masks.astype(np.uint8)
-    if values <= {0, 255}:
+    if (zero | (masks == 255)).all():
         return (masks == 255).astype(np.uint8)
-    raise InputError(f"{where}: masks must be binary (0/1 or 0/255), found values {sorted(values)[:8]}")
+    raise InputError(f"{where}: masks must be binary (0/1 or 0/255), found values {np.unique(masks)[:8].tolist()}")
 
 
 @dataclass
