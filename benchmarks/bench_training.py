@@ -35,36 +35,55 @@ def paper_backbone(size: int, width: int, in_channels: int = 1) -> ModelConfig:
     return ModelConfig(in_channels=in_channels, num_classes=2, image_size=size, base_width=width)
 
 
-def random_batch(batch: int, size: int, in_channels: int = 1, annotators: int = 4) -> dict[str, torch.Tensor]:
+def random_batch(batch: int, size: int, in_channels: int = 1, annotators: int = 4,
+                 device: str = "cpu") -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     return {
-        "image": torch.randn(batch, in_channels, size, size, generator=g),
-        "annotations": torch.randint(0, 2, (batch, annotators, size, size), generator=g),
+        "image": torch.randn(batch, in_channels, size, size, generator=g).to(device),
+        "annotations": torch.randint(0, 2, (batch, annotators, size, size), generator=g).to(device),
     }
 
 
-def train_rate(au: str, cfg: ModelConfig, batch: dict[str, torch.Tensor], steps: int, repeats: int) -> float:
-    """Best-of-``repeats`` training images/s of AU model ``au`` (one step = loss, backward, clip, AdamW, EMA)."""
+def train_rate(au: str, cfg: ModelConfig, batch: dict[str, torch.Tensor], steps: int, repeats: int, *,
+               bf16: bool = False, channels_last: bool = False) -> float:
+    """Best-of-``repeats`` training images/s of AU model ``au`` (one step = loss, backward, clip, AdamW, EMA).
+
+    On the batch's device; ``bf16`` runs the loss under bf16 autocast and ``channels_last`` converts the model and
+    images, as ``TrainingModule`` does on CUDA.
+    """
+    device = batch["image"].device
     train = TrainConfig(epochs=1)
     torch.manual_seed(0)
-    model = build_model(au, cfg).train()
+    model = build_model(au, cfg).to(device).train()
     model.set_epoch(1_000)  # past every warm-up (SSN mean-only, Prob. UNet β): the steady-state objective
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+        batch = {**batch, "image": batch["image"].contiguous(memory_format=torch.channels_last)}
     opt = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
     ema = EmaWeights(model, train.ema_decay)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
-        model.loss(batch).backward()
+        with autocast:
+            loss = model.loss(batch)
+        loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), train.grad_clip)
         opt.step()
         ema.update(model)
 
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
     step()
     best = float("inf")
     for _ in range(repeats):
+        sync()
         start = time.perf_counter()
         for _ in range(steps):
             step()
+        sync()
         best = min(best, time.perf_counter() - start)
     return steps * batch["image"].shape[0] / best
 
