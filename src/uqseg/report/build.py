@@ -54,13 +54,14 @@ class _Writer:
 def _summary(w: _Writer, results: pd.DataFrame, cfg: dict, cfg_text: str, env: dict) -> html.Section:
     s = html.Section("summary", "Run summary", "What was run, on what, with which versions, and how long it took; "
                      "missing values and combinations are listed here before any figure.")
-    s.blocks.append(html.table(run_info.summary_table(cfg, env, results),
-                               w.table(run_info.summary_table(cfg, env, results), "run_summary")))
-    cov = frames.coverage(results, combos())
-    s.blocks += ["<h3>Combinations per dataset and seed</h3>", html.table(cov, w.table(cov, "coverage"))]
+    summary = run_info.summary_table(cfg, env, results)
+    s.blocks.append(html.table(summary, w.table(summary, "run_summary"), text=True))
+    configured = [tuple(c.split("+", 1)) for c in cfg.get("combos") or [] if isinstance(c, str) and "+" in c]
+    cov = frames.coverage(results, configured or combos())
+    s.blocks += ["<h3>Combinations per dataset and seed</h3>", html.table(cov, w.table(cov, "coverage"), text=True)]
     bad = frames.status_summary(results)
     s.blocks.append("<h3>Missing values (NaN results and why)</h3>")
-    s.blocks.append(html.table(bad, w.table(bad, "missing_values")) if len(bad)
+    s.blocks.append(html.table(bad, w.table(bad, "missing_values"), text=True) if len(bad)
                     else "<p>Every result value is finite.</p>")
     s.blocks.append(f"<details><summary>Resolved config (config.yaml)</summary><pre>{html.esc(cfg_text)}</pre>"
                     "</details>")
@@ -77,6 +78,11 @@ def _table2(w: _Writer, deltas: pd.DataFrame) -> html.Section:
     w.table(ent, "ranks_entanglement")
     if perf.empty:
         s.blocks.append(html.note("No task results to rank."))
+    out = deltas[deltas.out_of_range.astype(bool)]
+    if len(out):
+        s.blocks.append(html.note(f"{len(out)} Δ value(s) lie outside [−1, 1] because a measure's value is negative "
+                                  "(e.g. a negative NCC); they are ranked as computed (tables/deltas.csv, column "
+                                  "out_of_range)."))
     for dataset in perf.dataset.unique():
         n = int(perf[perf.dataset == dataset].n_seeds.max())
         grids = []
@@ -154,9 +160,9 @@ def build_report(run_dir: Path | str, *, datasets: Mapping[str, Dataset | str] |
         sections = [_summary(w, results, cfg, cfg_text, env), _table2(w, deltas)]
 
         s = html.Section("fig7", "Fig. 7: performance and entanglement per task",
-                         "x = the wrong measure, y = the correct one; points in the shaded half beyond the dashed "
-                         "diagonal have Δ > 0 (correct measure wins); for calibration (ACE) lower is better, so "
-                         "the good half is below the diagonal.")
+                         "x = the wrong measure, y = the correct one; in the shaded half beyond the dashed diagonal "
+                         "the correct measure is better (Δ > 0 when both values are ≥ 0); for calibration (ACE) "
+                         "lower is better, so the good half is below the diagonal.")
         s.blocks.append(w.figure(plot_entanglement(deltas, w.figures), "Fig. 7: every combination, mean over seeds; "
                                  "AMB and CAL on the ID test and the mean of the OOD splits, OODD with border "
                                  "aggregation."))

@@ -18,7 +18,7 @@ p.guide{background:#f4f7fb;border-left:4px solid #4a7ab5;padding:.4em .8em;margi
 figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption,.links{font-size:.85em;color:#555}
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0}th,td{border:1px solid #ccc;padding:.2em .5em;
-text-align:right}th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}
+text-align:right}th{background:#f0f0f0}td:first-child,th:first-child,table.text td,table.text th{text-align:left}
 .grids{display:flex;flex-wrap:wrap;gap:2em}.note{color:#8a5300}pre{background:#f7f7f7;padding:.6em;overflow:auto;
 font-size:.8em}nav a{margin-right:1em}#image-check{font-size:.8em;color:#555}
 """
@@ -65,9 +65,10 @@ def figure(png: Path, report_dir: Path, caption: str) -> str:
             f'<a href="{esc(pdf)}">PDF</a>]</span></figcaption></figure>')
 
 
-def table(df: pd.DataFrame, links: tuple[str, str] | None = None, float_digits: int = 3) -> str:
-    """A table (index dropped), NaN shown as —, with optional relative links to its CSV and Markdown files."""
-    body = df.to_html(index=False, na_rep="—", border=0, escape=True,
+def table(df: pd.DataFrame, links: tuple[str, str] | None = None, float_digits: int = 3, text: bool = False) -> str:
+    """A table (index dropped), NaN shown as —, with optional relative links to its CSV and Markdown files;
+    `text` left-aligns every cell (for tables of words rather than numbers)."""
+    body = df.to_html(index=False, na_rep="—", border=0, escape=True, classes="text" if text else None,
                       float_format=lambda v: f"{v:.{float_digits}f}")
     if links:
         body += f'<div class="links">[<a href="{esc(links[0])}">CSV</a> · <a href="{esc(links[1])}">Markdown</a>]</div>'

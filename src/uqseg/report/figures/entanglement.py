@@ -32,7 +32,8 @@ def _limits(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def draw_panel(ax: Axes, points: pd.DataFrame, task: str, group: str, dataset: str) -> None:
-    """One scatter: the diagonal, the half where the correct measure wins (Δ > 0) shaded, one point per combo."""
+    """One scatter: the diagonal, the half where the correct measure is better shaded (there Δ > 0 when both values
+    are ≥ 0; a negative NCC moves Δ out of [−1, 1], SPEC §2), one point per combination."""
     lo, hi = _limits(points.u_wrong.to_numpy(), points.u_correct.to_numpy())
     lower = task == "CAL"
     tri_x, tri_y = ([lo, hi, hi], [lo, lo, hi]) if lower else ([lo, lo, hi], [lo, hi, hi])
@@ -66,6 +67,6 @@ def plot_entanglement(deltas: pd.DataFrame, out_dir: Path, name: str = "fig7_ent
                 axes[i, j].set_title(f"{dataset}\n{TITLES[task]} ({group}): no data")
                 continue
             draw_panel(axes[i, j], sel, task, group, dataset)
-    shade = Patch(color=SHADE, alpha=0.2, label="correct measure wins (Δ > 0)")
+    shade = Patch(color=SHADE, alpha=0.2, label="correct measure better (Δ > 0 when both values ≥ 0)")
     combo_legend(fig, list(dict.fromkeys(pts.au)), list(dict.fromkeys(pts.eu)), extra=[shade])
     return save(fig, out_dir, name)
