@@ -13,6 +13,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from uqseg.faults import kill_during_write
+
 TMP_PREFIX = ".tmp-"
 
 
@@ -26,6 +28,7 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        kill_during_write(final, tmp)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, final)
@@ -42,6 +45,7 @@ def atomic_directory(path: Path | str) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX + final.name + ".", dir=final.parent))
     try:
         yield tmp
+        kill_during_write(final, tmp)
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)

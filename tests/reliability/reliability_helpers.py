@@ -1,0 +1,28 @@
+"""Shared helpers of the reliability tests: the ``uqseg`` command in a fresh process, and a reduced tiny grid."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+DATASET = "synthetic-lidc"
+COMBO = "ssn+none"
+BENCHMARK = ["benchmark", "--preset", "tiny", "--datasets", DATASET, "--combos", COMBO, "--no-progress",
+             "--set", "report=false"]
+
+
+def uqseg(args: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
+          timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``python -m uqseg.cli ARGS`` to the end and return its exit code and output."""
+    return subprocess.run([sys.executable, "-m", "uqseg.cli", *args], env={**os.environ, **(env or {})}, cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def one_line_error(proc: subprocess.CompletedProcess, code: int = 2) -> str:
+    """The single stderr line of a refused command; fails if it exited otherwise or printed a traceback."""
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == code, (proc.returncode, proc.stderr)
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    return lines[0]
