@@ -35,18 +35,20 @@ MEASURES = ("tu", "au", "eu")
 OOD = "ood-noise"
 
 
-def make_dataset(n: int, size: int, annotators: int = 4, seed: int = 0) -> Dataset:
-    """train, val, test and one OOD split of ``n`` images each: discs whose radius the annotators disagree on."""
+def make_dataset(n: int, size: int, annotators: int = 4, seed: int = 0, test: int | None = None) -> Dataset:
+    """train, val, test and one OOD split of ``n`` images each (``test`` images in test if given): discs whose
+    radius the annotators disagree on."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:size, :size]
 
     def split(name: str) -> Split:
-        cy, cx = rng.uniform(size * 0.3, size * 0.7, (2, n, 1, 1))
-        r = rng.uniform(size * 0.1, size * 0.25, (n, 1, 1))
+        count = test if name == "test" and test is not None else n
+        cy, cx = rng.uniform(size * 0.3, size * 0.7, (2, count, 1, 1))
+        r = rng.uniform(size * 0.1, size * 0.25, (count, 1, 1))
         dist = np.hypot(yy - cy, xx - cx)[:, None]
         annotations = (dist < r[:, None] * (0.8 + 0.1 * np.arange(annotators))[None, :, None, None]).astype(np.int64)
         p1 = annotations.mean(1)
-        images = rng.normal(0, 1, (n, 1, size, size)).astype(np.float32)
+        images = rng.normal(0, 1, (count, 1, size, size)).astype(np.float32)
         return Split(name, images, annotations, np.stack([1 - p1, p1], 1).astype(np.float32))
 
     info = DatasetInfo("bench", 2, 1, annotators, (size, size), (OOD,))

@@ -1,10 +1,10 @@
-"""Peak memory of streamed inference + evaluation as the splits grow 10× (issue 5 and issue 9: flat, ≤ 1.2×).
+"""Peak memory of streamed inference + evaluation as the test split grows 10× (issues 5 and 9: flat, ≤ 1.2×).
 
-Each size runs in a fresh child process: it builds the dataset (the split arrays are the input, so they exist
-before measuring) and the EU method (SSN + ensemble of 3 untrained width-8 nets, S = 4, 32×32 by default), then
-predicts val, test and the OOD split to HDF5 with ``predict_split`` and evaluates them with
-``evaluate_predictions``. Reported: the tracemalloc peak (NumPy/HDF5/Python side) and the growth of the process's
-peak RSS over its RSS just before inference (covers torch's allocations too). Evaluation reads 64 images per
+Each test-split size runs in a fresh child process (val and the OOD split keep 64 images): it builds the
+dataset (the split arrays are the input, so they exist before measuring) and the EU method (SSN + ensemble of 3
+untrained width-8 nets, S = 4, 32×32 by default), then predicts val, test and the OOD split to HDF5 with
+``predict_split`` and evaluates them with ``evaluate_predictions``. Reported: the tracemalloc peak (NumPy, HDF5,
+Python) and the growth of the process's peak RSS over its RSS just before inference (torch's allocations too). Evaluation reads 64 images per
 chunk, so the small size should be at least 64 images for the comparison to be about N and not about the chunk.
 
     python benchmarks/bench_memory.py --images 64 --factor 10
@@ -44,7 +44,7 @@ def child(images: int, size: int) -> dict:
     from uqseg.nn.config import ModelConfig
 
     torch.set_num_threads(1)
-    data = make_dataset(images, size)
+    data = make_dataset(64, size, test=images)
     cfg = ModelConfig(in_channels=1, num_classes=2, image_size=size, base_width=8, channel_mult=(1, 2),
                       num_res_blocks=1, attention_levels=(-1,), group_norm_groups=8, ssn={"rank": 2})
     members = []
@@ -70,7 +70,7 @@ def child(images: int, size: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=64, help="images per split at the small size")
+    parser.add_argument("--images", type=int, default=64, help="test images at the small size")
     parser.add_argument("--factor", type=int, default=10)
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
@@ -83,8 +83,8 @@ def main() -> None:
         out = subprocess.run([sys.executable, __file__, "--child", str(n), "--size", str(args.size)],
                              check=True, capture_output=True, text=True)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    print(f"ssn+ensemble M=3 S=4 width 8 at {args.size}×{args.size}; splits val, test, ood-noise; batch 8")
-    print(f"{'images/split':>12} {'traced peak MiB':>16} {'RSS growth MiB':>15} {'peak RSS MiB':>13} {'wall s':>7}")
+    print(f"ssn+ensemble M=3 S=4 width 8 at {args.size}×{args.size}; val and ood-noise 64 images; batch 8")
+    print(f"{'test images':>12} {'traced peak MiB':>16} {'RSS growth MiB':>15} {'peak RSS MiB':>13} {'wall s':>7}")
     for r in rows:
         print(f"{r['images']:>12} {r['traced']:>16.1f} {r['rss_growth']:>15.1f} {r['rss_peak']:>13.1f} "
               f"{r['wall']:>7.1f}")

@@ -7,7 +7,8 @@ update — over random images with K = 4 random annotations per image. The netwo
 width. One warm-up step, then ``--steps`` steps timed, best of ``--repeats``.
 
 Combination (``--combo AU+EU``): train, predict every split and evaluate one combination on ``synthetic-lidc`` at
-32×32 with a tiny net, timing each stage (what ``uqseg evaluate`` runs).
+32×32 with the quick preset's settings (width 8, 256 training images, 6 epochs, S = 4, M = 4, 3 members), timing
+each stage (what ``uqseg evaluate`` runs).
 
     python benchmarks/bench_training.py --size 64 --width 16 --width 32
     python benchmarks/bench_training.py --combo ssn+swag --no-throughput
@@ -102,7 +103,7 @@ def throughput(args: argparse.Namespace) -> None:
 
 
 def combination(combo: str, epochs: int) -> None:
-    """Time train / predict / evaluate of one combination on synthetic-lidc at 32×32 (tiny net, tiny splits)."""
+    """Time data / train / predict / evaluate of one combination on synthetic-lidc at 32×32 (quick preset)."""
     from uqseg.data import get_dataset
     from uqseg.inference.combination import predictions_dir
     from uqseg.inference.config import InferenceConfig
@@ -111,13 +112,17 @@ def combination(combo: str, epochs: int) -> None:
     from uqseg.training.runner import train_combination
 
     au, eu = combo.split("+")
-    model = ModelConfig(in_channels=1, num_classes=2, image_size=32, base_width=8, channel_mult=(1, 2),
-                        num_res_blocks=1, attention_levels=(-1,), group_norm_groups=8)
-    train = TrainConfig(epochs=epochs, batch_size=8, swag_epochs=max(2, epochs // 2), accelerator="cpu")
-    infer = InferenceConfig(samples=10, instances=5, ensemble_size=5, batch_size=8)
+    model = ModelConfig(in_channels=1, num_classes=2, image_size=32, base_width=8, channel_mult=(1, 2, 4),
+                        num_res_blocks=1, attention_levels=(-1,), num_heads=2, group_norm_groups=8,
+                        ssn={"rank": 4, "mc_samples": 4, "mean_only_epochs": 2},
+                        prob_unet={"latent_dim": 4, "beta_warmup_epochs": 2}, diffusion={"sampling_steps": 5})
+    train = TrainConfig(epochs=epochs, batch_size=16, lr=2e-3, ema_decay=0.99, swag_epochs=3, swag_max_cols=3,
+                        accelerator="cpu")
+    infer = InferenceConfig(samples=4, instances=4, ensemble_size=3, batch_size=32, instance_group=4)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        options = {"cache_dir": str(root / "data"), "image_size": 32, "n_train": 64, "seed": 0}
+        options = {"cache_dir": str(root / "data"), "image_size": 32, "n_train": 256, "n_val": 64, "n_test": 64,
+                   "seed": 0}
         times: dict[str, float] = {}
         start = time.perf_counter()
         data = get_dataset("synthetic-lidc", **options)
@@ -153,7 +158,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--au", action="append", choices=AUS)
     parser.add_argument("--combo", action="append", default=[], help="AU+EU to time end to end (repeatable)")
-    parser.add_argument("--epochs", type=int, default=4, help="epochs of the --combo run")
+    parser.add_argument("--epochs", type=int, default=6, help="epochs of the --combo run")
     parser.add_argument("--no-throughput", action="store_true", help="skip the images/s table")
     args = parser.parse_args()
     if not args.no_throughput:
