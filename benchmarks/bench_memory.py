@@ -4,8 +4,9 @@ Each test-split size runs in a fresh child process (val and the OOD split keep 6
 dataset (the split arrays are the input, so they exist before measuring) and the EU method (SSN + ensemble of 3
 untrained width-8 nets, S = 4, 32×32 by default), then predicts val, test and the OOD split to HDF5 with
 ``predict_split`` and evaluates them with ``evaluate_predictions``. Reported: the tracemalloc peak (NumPy, HDF5,
-Python) and the growth of the process's peak RSS over its RSS just before inference (torch's allocations too). Evaluation reads 64 images per
-chunk, so the small size should be at least 64 images for the comparison to be about N and not about the chunk.
+Python) and the growth of the process's peak RSS over its RSS just before inference (torch's allocations too).
+Evaluation reads 64 images per chunk, so the small size should be at least 64 images for the comparison to be
+about N and not about the chunk.
 
     python benchmarks/bench_memory.py --images 64 --factor 10
 """
