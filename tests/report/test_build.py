@@ -16,7 +16,7 @@ from uqseg import cli
 from uqseg.data import Split
 from uqseg.errors import InputError
 from uqseg.report import build_report
-from uqseg.report.figures.qualitative import display_image, expected_label, read_rows
+from uqseg.report.figures.qualitative import display_image, expected_label, most_ambiguous, read_rows
 
 SECTIONS = ("Run summary", "Table 2", "Fig. 7", "Fig. 4", "Fig. 8", "Fig. 9", "Qualitative panels",
             "Appendix: GED and Dice", "Oracle panel")
@@ -113,3 +113,14 @@ def test_panel_rows_keep_orientation(tmp_path: Path):
     assert cmap == "gray" and np.argmax(grey) == np.argmax(split[0]["image"][0])
     with pytest.raises(InputError, match="images are"):
         read_rows(path, Split("t", np.zeros((3, 1, 8, 8)), np.zeros((3, 4, 8, 8), np.int64)), 1, 1)
+    with pytest.raises(InputError, match="holds 3 images"):
+        read_rows(path, fake_split("test", 2, 3, 3, 5, 0), 1, 1)
+
+
+def test_panels_show_the_most_ambiguous_stored_images():
+    split = fake_split("test", 5, 1, 2, 4, 0)
+    split.annotations[3, 0] = 1 - split.annotations[3, 0]  # image 3: one annotator disagrees everywhere
+    split.annotations[1, :] = split.annotations[1, :1]  # image 1: all annotators agree
+    assert most_ambiguous(split, 5, 2) == [0, 3]
+    assert most_ambiguous(split, 4, 3) == [0, 2, 3]  # only the first 4 have stored samples
+    assert most_ambiguous(None, 5, 2) == [0, 1] and most_ambiguous(split, 1, 2) == [0]

@@ -133,6 +133,10 @@ def _qualitative(w: _Writer, run_dir: Path, results: pd.DataFrame, perf_ranks: p
     return s
 
 
+def _figure_section(w: _Writer, anchor: str, title: str, guide: str, png: Path, caption: str) -> html.Section:
+    return html.Section(anchor, title, guide, [w.figure(png, caption)])
+
+
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
 
@@ -159,60 +163,57 @@ def build_report(run_dir: Path | str, *, datasets: Mapping[str, Dataset | str] |
         w.table(performance_from_deltas(deltas), "performance")
         sections = [_summary(w, results, cfg, cfg_text, env), _table2(w, deltas)]
 
-        s = html.Section("fig7", "Fig. 7: performance and entanglement per task",
-                         "x = the wrong measure, y = the correct one; in the shaded half beyond the dashed diagonal "
-                         "the correct measure is better (Δ > 0 when both values are ≥ 0); for calibration (ACE) "
-                         "lower is better, so the good half is below the diagonal.")
-        s.blocks.append(w.figure(plot_entanglement(deltas, w.figures), "Fig. 7: every combination, mean over seeds; "
-                                 "AMB and CAL on the ID test and the mean of the OOD splits, OODD with border "
-                                 "aggregation."))
-        sections.append(s)
-
-        s = html.Section("fig4", "Fig. 4: the geometry of Δ",
-                         "Δ is the angle of the point (U_w, U_c) from the diagonal in units of 45°: +1 when only the "
-                         "correct measure works, −1 when only the wrong one does, 0 when they tie.")
-        s.blocks.append(w.figure(plot_geometry(w.figures), "Fig. 4: two worked examples, one disentangled (above the "
-                                                           "diagonal) and one entangled (below)."))
-        sections.append(s)
+        sections.append(_figure_section(
+            w, "fig4", "Fig. 4: the geometry of Δ",
+            "Δ is the angle of the point (U_w, U_c) from the diagonal in units of 45°: +1 when only the correct "
+            "measure works, −1 when only the wrong one does, 0 when they tie.",
+            plot_geometry(w.figures), "Fig. 4: two worked examples, one disentangled (above the diagonal) and one "
+            "entangled (below)."))
+        sections.append(_figure_section(
+            w, "fig7", "Fig. 7: performance and entanglement per task",
+            "x = the wrong measure, y = the correct one; in the shaded half beyond the dashed diagonal the correct "
+            "measure is better (Δ > 0 when both values are ≥ 0); for calibration (ACE) lower is better, so the good "
+            "half is below the diagonal.",
+            plot_entanglement(deltas, w.figures), "Fig. 7: every combination, mean over seeds; AMB and CAL on the ID "
+            "test and the mean of the OOD splits, OODD with border aggregation."))
 
         collapse = frames.collapse_table(results)
-        s = html.Section("fig8", "Fig. 8: epistemic collapse (EU/AU ratio)",
-                         "The mean border-aggregated EU divided by the same for AU; far below the dashed line at 1 "
-                         "means the EU instances agree (collapse) and AU carries almost all the uncertainty.")
         w.table(collapse, "collapse")
-        s.blocks.append(w.figure(plot_collapse(collapse, w.figures), "Fig. 8: mean ± 95% CI over seeds."))
-        sections.append(s)
+        sections.append(_figure_section(
+            w, "fig8", "Fig. 8: epistemic collapse (EU/AU ratio)",
+            "The mean border-aggregated EU divided by the same for AU; far below the dashed line at 1 means the EU "
+            "instances agree (collapse) and AU carries almost all the uncertainty.",
+            plot_collapse(collapse, w.figures), "Fig. 8: mean ± 95% CI over seeds."))
 
         ablation = frames.ablation_table(results)
         w.table(ablation, "ood_aggregation")
-        s = html.Section("fig9", "Fig. 9: OOD aggregation ablation",
-                         "EU AUROC (left; 0.5 = chance, dotted) and Δ (right; > 0 disentangled) of every combination "
-                         "for each way of turning a pixel map into an image score; border is the paper's choice.")
-        s.blocks.append(w.figure(plot_ablation(ablation, w.figures), "Fig. 9: mean ± 95% CI over seeds; AUROC "
-                                 "averaged over the OOD splits."))
-        sections.append(s)
+        sections.append(_figure_section(
+            w, "fig9", "Fig. 9: OOD aggregation ablation",
+            "EU AUROC (left; 0.5 = chance, dotted) and Δ (right; > 0 disentangled) of every combination for each way "
+            "of turning a pixel map into an image score; border is the paper's choice.",
+            plot_ablation(ablation, w.figures), "Fig. 9: mean ± 95% CI over seeds; AUROC averaged over the OOD "
+            "splits."))
 
         perf_ranks = ranks_from_deltas(deltas, "performance")
         sections.append(_qualitative(w, run_dir, results, perf_ranks, datasets, n_images, n_samples))
 
         seg = frames.segmentation_vs_performance(results, deltas)
         w.table(seg, "segmentation_vs_tasks")
-        s = html.Section("segmentation", "Appendix: GED and Dice against task performance",
-                         "Each point is a combination; a Spearman ρ near 0 means segmentation quality does not "
-                         "predict how well the uncertainty serves the task.")
-        s.blocks.append(w.figure(plot_segmentation(seg, w.figures), "Dice and GED (1 − IoU) on the ID test against "
-                                                                    "each task's correct-measure performance."))
-        sections.append(s)
+        sections.append(_figure_section(
+            w, "segmentation", "Appendix: GED and Dice against task performance",
+            "Each point is a combination; a Spearman ρ near 0 means segmentation quality does not predict how well "
+            "the uncertainty serves the task.",
+            plot_segmentation(seg, w.figures), "Dice and GED (1 − IoU) on the ID test against each task's "
+            "correct-measure performance."))
 
         oracle = frames.oracle_table(results)
         if len(oracle):
             w.table(oracle, "oracle_ncc")
-            s = html.Section("oracle", "Oracle panel (synthetic data)",
-                             "NCC against the exact annotator variance (y) vs against the K sampled annotators (x); "
-                             "points above the diagonal show how much having only K annotators understates AMB.")
-            s.blocks.append(w.figure(plot_oracle(oracle, w.figures), "AU, EU and TU NCC on the ID test, mean over "
-                                                                     "seeds."))
-            sections.append(s)
+            sections.append(_figure_section(
+                w, "oracle", "Oracle panel (synthetic data)",
+                "NCC against the exact annotator variance (y) vs against the K sampled annotators (x); points above "
+                "the diagonal show how much having only K annotators understates AMB.",
+                plot_oracle(oracle, w.figures), "AU, EU and TU NCC on the ID test, mean over seeds."))
 
         subtitle = (f"Run directory {run_dir.resolve().name}: {results.dataset.nunique()} dataset(s), "
                     f"{results[['au', 'eu']].drop_duplicates().shape[0]} combination(s), "

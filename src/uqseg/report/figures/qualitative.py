@@ -15,6 +15,7 @@ from matplotlib.patches import Patch
 from uqseg.data import Split
 from uqseg.errors import InputError
 from uqseg.inference.store import read_attrs
+from uqseg.metrics import annotator_variance
 from uqseg.report.figures.style import new_figure, save
 
 MAPS = ("tu", "au", "eu")
@@ -36,18 +37,21 @@ class PanelRow:
 
 
 def read_rows(path: Path, split: Split | None, n_images: int, n_samples: int) -> list[PanelRow]:
-    """The first `n_images` images of a complete predictions file (`uqseg.inference.store` layout) with their stored
-    AU samples (k×S×C×H×W, the first k images; only those k are shown), or the mean prediction when k = 0."""
+    """`n_images` images of a complete predictions file (`uqseg.inference.store` layout) with their stored AU samples
+    (k×S×C×H×W, the first k images; only those k are candidates), or the mean prediction when k = 0. With the split
+    given, the candidates whose annotators disagree most (summed annotator variance, SPEC §3 AMB) are shown."""
     attrs = read_attrs(path)
     name = str(attrs.get("split", path.stem))
     rows = []
     with h5py.File(path, "r") as f:
         stored = f["samples"] if "samples" in f and f["samples"].shape[0] * f["samples"].shape[1] > 0 else None
-        n = min(n_images, f["tu"].shape[0], stored.shape[0] if stored is not None else n_images)
-        for i in range(n):
+        if split is not None and len(split) != f["tu"].shape[0]:
+            raise InputError(f"{path} holds {f['tu'].shape[0]} images but split {name!r} has {len(split)}")
+        candidates = min(f["tu"].shape[0], stored.shape[0] if stored is not None else n_images)
+        for i in most_ambiguous(split, candidates, n_images):
             smp = np.asarray(stored[i, :n_samples] if stored is not None else f["mean"][i:i + 1], dtype=np.float32)
             image = annotations = None
-            if split is not None and i < len(split):
+            if split is not None:
                 item = split[i]
                 image, annotations = item["image"], item["annotations"]
                 if annotations.shape[-2:] != f["tu"].shape[-2:]:
@@ -56,6 +60,15 @@ def read_rows(path: Path, split: Split | None, n_images: int, n_samples: int) ->
             maps = {m: np.asarray(f[m][i], dtype=np.float32) for m in MAPS}
             rows.append(PanelRow(f"{name} #{i}", maps, smp, stored is None, image, annotations))
     return rows
+
+
+def most_ambiguous(split: Split | None, candidates: int, n: int) -> list[int]:
+    """The `n` of the first `candidates` images with the largest summed annotator variance, in index order (ties and
+    no split: the first ones)."""
+    if split is None or candidates <= n:
+        return list(range(min(candidates, n)))
+    score = [float(annotator_variance(split[i]["annotations"]).sum()) for i in range(candidates)]
+    return sorted(sorted(range(candidates), key=lambda i: -score[i])[:n])
 
 
 def display_image(image: np.ndarray) -> tuple[np.ndarray, str | None]:
