@@ -158,7 +158,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--au", action="append", choices=AUS)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     cfg = ModelConfig(in_channels=1, num_classes=2, image_size=args.size, base_width=args.width,
                       channel_mult=(1, 2, 4), num_res_blocks=1, attention_levels=(-1,), group_norm_groups=8)
     print_table(cfg, args.members, args.batch, args.steps, args.repeats, args.device, tuple(args.au or AUS))

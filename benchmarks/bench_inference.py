@@ -79,8 +79,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--au", action="append", choices=AUS)
     parser.add_argument("--eu", action="append", choices=EUS)
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"threads={torch.get_num_threads()} B={args.images} S={args.samples} M={args.instances} "
           f"width={args.width} mult=(1,2,4) 1 ResBlock/level, attention at the deepest level")
     print(f"{'size':>4} {'combination':<20} {'batched pred/s':>15} {'naive pred/s':>13} {'ratio':>6}")

@@ -160,7 +160,10 @@ def main() -> None:
     parser.add_argument("--combo", action="append", default=[], help="AU+EU to time end to end (repeatable)")
     parser.add_argument("--epochs", type=int, default=6, help="epochs of the --combo run")
     parser.add_argument("--no-throughput", action="store_true", help="skip the images/s table")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if not args.no_throughput:
         throughput(args)
     for combo in args.combo:
