@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 
 from uqseg.metrics import entanglement
+from uqseg.report.figures.style import hidden
 from uqseg.report.frames import (
     ablation_table,
     collapse_table,
@@ -110,3 +111,10 @@ def test_status_summary_and_coverage():
     cov = coverage(r, [("ssn", "swag"), ("softmax", "dropout")]).set_index("seed")
     assert cov.loc[0, "missing"] == "softmax+dropout" and cov.loc[1, "missing"] == "ssn+swag"
     assert status_summary(r.dropna()).empty
+
+
+def test_hidden_counts_what_a_figure_cannot_show():
+    df = pd.DataFrame({"x": [1.0, np.nan, 2.0, 0.0], "y": [1.0, 1.0, np.inf, 3.0]})
+    assert hidden(df) == " (2 not shown: NaN)"
+    assert hidden(df.x, positive=True) == " (2 not shown: NaN or ≤ 0)"
+    assert hidden(df.iloc[:1]) == ""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from uqseg.report.figures.style import combo_legend, dot_strip, new_figure, save
+from uqseg.report.figures.style import combo_legend, dot_strip, hidden, new_figure, save
 from uqseg.report.frames import over_seeds
 from uqseg.report.names import STRATEGIES
 
@@ -35,6 +35,6 @@ def plot_ablation(ablation: pd.DataFrame, out_dir: Path, name: str = "fig9_ood_a
                 ax.axhline(0.5, color="#999999", ls=":", lw=1)
             ax.set_xlabel("image-score aggregation strategy")
             ax.set_ylabel(label)
-            ax.set_title(dataset)
+            ax.set_title(f"{dataset}{hidden(pts['mean'])}")
     combo_legend(fig, list(dict.fromkeys(ablation.au)), list(dict.fromkeys(ablation.eu)))
     return save(fig, out_dir, name)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from uqseg.report.figures.style import combo_legend, dot_strip, new_figure, save
+from uqseg.report.figures.style import combo_legend, dot_strip, hidden, new_figure, save
 from uqseg.report.frames import over_seeds
 from uqseg.report.names import EU_METHODS, eu_label
 
@@ -35,6 +35,6 @@ def plot_collapse(collapse: pd.DataFrame, out_dir: Path, name: str = "fig8_colla
             ax.set_yscale("log")
             ax.set_xlabel("EU method")
             ax.set_ylabel("EU/AU ratio (log scale; 1 = equal)")
-            ax.set_title(f"{dataset} ({where})")
+            ax.set_title(f"{dataset} ({where}){hidden(sel['mean'], positive=True)}")
     combo_legend(fig, list(dict.fromkeys(pts.au)), list(dict.fromkeys(pts.eu)))
     return save(fig, out_dir, name)

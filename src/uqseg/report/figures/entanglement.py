@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
-from uqseg.report.figures.style import combo_legend, new_figure, save, scatter_combos, seed_mean
+from uqseg.report.figures.style import combo_legend, hidden, new_figure, save, scatter_combos, seed_mean
 
 PANELS = (("OODD", "OOD"), ("AMB", "ID"), ("AMB", "OOD"), ("CAL", "ID"), ("CAL", "OOD"))
 AXES = {
@@ -47,7 +47,8 @@ def draw_panel(ax: Axes, points: pd.DataFrame, task: str, group: str, dataset: s
     ax.set_xlabel(f"{xl}, {better}")
     ax.set_ylabel(f"{yl}, {better}")
     where = "OOD splits, mean" if group == "OOD" else "ID test"
-    ax.set_title(f"{dataset}\n{TITLES[task]} ({where})")
+    note = hidden(points[["u_wrong", "u_correct"]]).strip()
+    ax.set_title("\n".join(t for t in (dataset, f"{TITLES[task]} ({where})", note) if t))
 
 
 def plot_entanglement(deltas: pd.DataFrame, out_dir: Path, name: str = "fig7_entanglement") -> Path:

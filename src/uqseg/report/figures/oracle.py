@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from uqseg.report.figures.style import combo_legend, new_figure, save, scatter_combos
+from uqseg.report.figures.style import combo_legend, hidden, new_figure, save, scatter_combos
 
 MEASURES = ("AU", "EU", "TU")
 
@@ -39,6 +39,6 @@ def plot_oracle(oracle: pd.DataFrame, out_dir: Path, name: str = "fig_oracle_ncc
             ax.set_aspect("equal", adjustable="box")
             ax.set_xlabel(f"{measure} NCC vs K annotators, ↑ better")
             ax.set_ylabel(f"{measure} NCC vs oracle, ↑ better")
-            ax.set_title(f"{dataset}: {measure} (ID test)")
+            ax.set_title(f"{dataset}: {measure} (ID test){hidden(sel[['ncc', 'ncc_oracle']])}")
     combo_legend(fig, list(dict.fromkeys(pts.au)), list(dict.fromkeys(pts.eu)))
     return save(fig, out_dir, name)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from uqseg.report.figures.style import combo_legend, new_figure, save, scatter_combos
+from uqseg.report.figures.style import combo_legend, hidden, new_figure, save, scatter_combos
 from uqseg.report.names import TASKS
 
 PERFORMANCE = {"OODD": "EU AUROC (OOD), ↑ better", "AMB": "AU NCC (ID test), ↑ better",
@@ -43,6 +43,7 @@ def plot_segmentation(seg: pd.DataFrame, out_dir: Path, name: str = "figA_segmen
             scatter_combos(ax, sel, quality, "performance")
             ax.set_xlabel(qlabel)
             ax.set_ylabel(PERFORMANCE[task])
-            ax.set_title(f"{dataset}, {task}: Spearman ρ = {spearman(x, y):.2f}".replace("nan", "n/a"))
+            rho = f"{spearman(x, y):.2f}".replace("nan", "n/a")
+            ax.set_title(f"{dataset}, {task}: Spearman ρ = {rho}{hidden(sel[[quality, 'performance']])}")
     combo_legend(fig, list(dict.fromkeys(pts.au)), list(dict.fromkeys(pts.eu)))
     return save(fig, out_dir, name)
