@@ -38,7 +38,7 @@ def load_preset(preset: str | Path) -> tuple[str, dict[str, Any]]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise ConfigError(f"cannot read preset {path}: {err}") from None
+        raise ConfigError(f"cannot read preset {path}: {' '.join(str(err).split())}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"preset {path} must be a YAML mapping of sections")
     raw.setdefault("name", text if text in PRESETS else path.stem)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from uqseg.atomic import write_bytes_atomic, write_text_atomic
-from uqseg.errors import InputError
+from uqseg.errors import InputError, NumericalError
 from uqseg.experiments.paths import RESULTS_CSV, RESULTS_PARQUET
 
 KEYS = ("dataset", "seed", "au", "eu")
@@ -67,9 +67,20 @@ def combine_metrics(paths: Iterable[Path]) -> pd.DataFrame:
     return sort_results(pd.concat(frames, ignore_index=True))
 
 
+def check_statuses(table: pd.DataFrame) -> None:
+    """NumericalError naming the rows whose value is NaN or inf with status ``ok`` (issue 10: no silent NaN)."""
+    silent = table[~np.isfinite(table["value"].to_numpy(np.float64)) & (table["status"] == "ok")]
+    if len(silent):
+        rows = silent.loc[:, [*KEYS, *ROW_COLUMNS]].head(3).to_dict("records")
+        raise NumericalError(f"{len(silent)} results are NaN or inf with status 'ok', e.g. {rows}")
+
+
 def write_results(table: pd.DataFrame, run_dir: Path) -> Path:
-    """Write ``RUN_DIR/results.parquet`` and ``results.csv`` atomically; return the parquet path."""
+    """Write ``RUN_DIR/results.parquet`` and ``results.csv`` atomically; return the parquet path.
+
+    Refuses (NumericalError) a table in which a NaN or inf value has no status saying why."""
     table = sort_results(check_results(table))
+    check_statuses(table)
     buffer = io.BytesIO()
     table.to_parquet(buffer, index=False)
     path = write_bytes_atomic(Path(run_dir) / RESULTS_PARQUET, buffer.getvalue())

@@ -6,12 +6,15 @@ from typing import Any
 
 import numpy as np
 
+from uqseg.errors import InputError
 from uqseg.metrics._check import as_array, same_shape
 
 
 def annotator_variance(annotations: Any) -> np.ndarray:
     """Population variance (ddof 0) of annotators' class indices; annotations (...,K,H,W) -> (...,H,W)."""
     a = as_array(annotations, "annotations", integer=True)
+    if a.ndim < 3:
+        raise InputError(f"annotations must have at least 3 axes (K×H×W), got shape {a.shape}")
     return a.astype(np.float64).var(axis=-3)
 
 
@@ -20,8 +23,10 @@ def ncc(a: Any, b: Any) -> np.ndarray | float:
     x = as_array(a, "a")
     y = as_array(b, "b")
     same_shape(x, y, "ncc(a, b)")
-    x = x.reshape(*x.shape[:-2], -1)
-    y = y.reshape(*y.shape[:-2], -1)
+    if x.ndim < 2 or x.shape[-1] * x.shape[-2] == 0:
+        raise InputError(f"ncc(a, b): maps must be non-empty (...,H,W), got shape {x.shape}")
+    x = x.reshape(*x.shape[:-2], x.shape[-2] * x.shape[-1])
+    y = y.reshape(*y.shape[:-2], y.shape[-2] * y.shape[-1])
     xc = x - x.mean(-1, keepdims=True)
     yc = y - y.mean(-1, keepdims=True)
     sx = np.sqrt((xc**2).sum(-1))

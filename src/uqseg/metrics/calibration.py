@@ -83,6 +83,8 @@ def ace(confidence: Any, correct: Any, bins: int = 20) -> float:
         raise InputError("confidence is empty")
     if (c < 0).any() or (c > 1).any():
         raise InputError("confidence must lie in [0, 1]")
+    if (y < 0).any() or (y > 1).any():
+        raise InputError("correct must lie in [0, 1] (a fraction of annotators)")
     if bins < 1:
         raise InputError(f"bins must be >= 1, got {bins}")
     return ace_from_sums(ace_bin_sums(c, y, bins))

@@ -62,7 +62,8 @@ class AleatoricModel(nn.Module, ABC):
         if annotations.shape[1] == 0:
             raise InputError("annotations have no annotator")
         if annotations.min() < 0 or annotations.max() >= self.num_classes:
-            raise InputError(f"annotation values must lie in [0, {self.num_classes})")
+            raise InputError(f"annotation values must lie in [0, {self.num_classes}); found values from "
+                             f"{int(annotations.min())} to {int(annotations.max())}")
         return images, annotations
 
 

@@ -37,6 +37,8 @@ def check_probs(probs: Any, name: str, min_ndim: int) -> None:
         raise InputError(f"{name} must be a numpy array or torch tensor, got {type(probs).__name__}")
     if probs.ndim < min_ndim:
         raise InputError(f"{name} must have at least {min_ndim} axes (class axis -3), got shape {tuple(probs.shape)}")
+    if 0 in tuple(probs.shape)[: probs.ndim - 2]:
+        raise InputError(f"{name} has an empty sample, instance or class axis: shape {tuple(probs.shape)}")
     if isinstance(probs, torch.Tensor):
         if not torch.is_floating_point(probs):
             raise InputError(f"{name} must be floating point, got {probs.dtype}")
