@@ -89,9 +89,13 @@ def test_oracle_table_only_for_datasets_with_an_oracle():
         ("syn", 0, "ssn", "swag", "test", "AMB", "AU", "ncc_oracle", "none", 0.7),
         ("syn", 0, "ssn", "swag", "ood", "AMB", "AU", "ncc", "none", 0.2),
         ("syn", 0, "ssn", "swag", "ood", "AMB", "AU", "ncc_oracle", "none", 0.5),
+        ("syn", 0, "softmax", "dropout", "test", "AMB", "AU", "ncc", "none", 0.1),
+        ("syn", 0, "softmax", "dropout", "test", "AMB", "AU", "ncc_oracle", "none", 0.2),
         ("real", 0, "ssn", "swag", "test", "AMB", "AU", "ncc", "none", 0.4),
     )
-    o = oracle_table(r).set_index(["dataset", "group", "measure"])
+    full = oracle_table(r)
+    assert len(full) == 3  # no phantom rows for combinations that were not run (ssn+dropout, softmax+swag)
+    o = full[full.au == "ssn"].set_index(["dataset", "group", "measure"])
     assert list(o.index.get_level_values(0).unique()) == ["syn"]
     assert (o.loc[("syn", "ID", "AU"), "ncc"], o.loc[("syn", "ID", "AU"), "ncc_oracle"]) == (0.4, 0.7)
     assert o.loc[("syn", "OOD", "AU"), "ncc_oracle"] == 0.5
@@ -115,6 +119,6 @@ def test_status_summary_and_coverage():
 
 def test_hidden_counts_what_a_figure_cannot_show():
     df = pd.DataFrame({"x": [1.0, np.nan, 2.0, 0.0], "y": [1.0, 1.0, np.inf, 3.0]})
-    assert hidden(df) == " (2 not shown: NaN)"
-    assert hidden(df.x, positive=True) == " (2 not shown: NaN or ≤ 0)"
+    assert hidden(df) == "\n(2 not shown: NaN)"
+    assert hidden(df.x, positive=True) == "\n(2 not shown: NaN or ≤ 0)"
     assert hidden(df.iloc[:1]) == ""

@@ -74,7 +74,7 @@ def segmentation_vs_performance(results: pd.DataFrame, deltas: pd.DataFrame) -> 
     Columns: dataset, seed, au, eu, task, performance, dice, ged."""
     res = check_results(results)
     seg = res[(res.task == "SEG") & (res.split == "test") & res.metric.isin(["dice", "ged"])]
-    seg = seg.pivot_table(index=KEYS, columns="metric", values="value", aggfunc="first", dropna=False)
+    seg = seg.set_index([*KEYS, "metric"])["value"].unstack("metric")
     seg = seg.reindex(columns=["dice", "ged"]).rename_axis(columns=None).reset_index()
     perf = performance_from_deltas(deltas)
     perf = perf[(perf.group == "ID") | (perf.task == "OODD")]
@@ -94,7 +94,7 @@ def oracle_table(results: pd.DataFrame) -> pd.DataFrame:
     if amb.empty:
         return pd.DataFrame(columns=cols)
     m = _group_mean(amb, [*KEYS, "group", "measure", "metric"])
-    wide = m.pivot_table(index=[*KEYS, "group", "measure"], columns="metric", values="value", dropna=False)
+    wide = m.set_index([*KEYS, "group", "measure", "metric"])["value"].unstack("metric")
     return wide.reindex(columns=["ncc", "ncc_oracle"]).rename_axis(columns=None).reset_index()[cols]
 
 

@@ -99,11 +99,11 @@ def scatter_combos(ax: Axes, points: pd.DataFrame, x: str, y: str) -> None:
 
 
 def hidden(values: pd.DataFrame | pd.Series, positive: bool = False) -> str:
-    """`" (k not shown: NaN)"` for the k rows with a non-finite value (or ≤ 0 with `positive`, for log axes), so a
-    figure never drops a combination silently; "" when every row is shown."""
+    """A new title line `(k not shown: NaN)` for the k rows with a non-finite value (or ≤ 0 with `positive`, for
+    log axes), so a figure never drops a combination silently; "" when every row is shown."""
     v = np.asarray(values, dtype=float).reshape(len(values), -1)
     bad = ~np.isfinite(v).all(axis=1)
     if positive:
         bad |= ~(v > 0).all(axis=1)
     k = int(bad.sum())
-    return f" ({k} not shown: {'NaN or ≤ 0' if positive else 'NaN'})" if k else ""
+    return f"\n({k} not shown: {'NaN or ≤ 0' if positive else 'NaN'})" if k else ""
