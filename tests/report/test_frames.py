@@ -16,6 +16,7 @@ from uqseg.report.frames import (
     mean_ci,
     oracle_table,
     over_seeds,
+    seed_mean,
     segmentation_vs_performance,
     status_summary,
 )
@@ -122,3 +123,10 @@ def test_hidden_counts_what_a_figure_cannot_show():
     assert hidden(df) == "\n(2 not shown: NaN)"
     assert hidden(df.x, positive=True) == "\n(2 not shown: NaN or ≤ 0)"
     assert hidden(df.iloc[:1]) == ""
+
+
+def test_seed_mean_keeps_a_failed_seed_visible():
+    df = pd.DataFrame({"k": ["a", "a", "b", "b"], "x": [1.0, 3.0, 2.0, np.nan], "y": [0.0, 1.0, 1.0, 1.0]})
+    m = seed_mean(df, ["k"], ["x", "y"]).set_index("k")
+    assert (m.loc["a", "x"], m.loc["a", "y"], m.loc["a", "n_seeds"]) == (2.0, 0.5, 2)
+    assert np.isnan(m.loc["b", "x"]) and m.loc["b", "y"] == 1.0

@@ -36,6 +36,13 @@ def over_seeds(df: pd.DataFrame, keys: Sequence[str], value: str) -> pd.DataFram
     return pd.DataFrame(rows, columns=[*keys, "mean", "ci", "n_seeds"])
 
 
+def seed_mean(df: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:
+    """Mean of `values` over seeds for each group of `keys` (a NaN in any seed gives NaN), with `n_seeds`."""
+    g = df.groupby(keys, sort=False)
+    out = g[values].agg(lambda v: float(np.mean(v.to_numpy(dtype=float))))
+    return out.assign(n_seeds=g.size()).reset_index()
+
+
 def _grouped(res: pd.DataFrame) -> pd.DataFrame:
     """Rows of the ID test (`ID`) and OOD splits (`OOD`) with a `group` column; train/val rows dropped."""
     return res.assign(group=res.split.map(split_group)).dropna(subset=["group"])

@@ -9,7 +9,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
-from uqseg.report.figures.style import combo_legend, hidden, new_figure, save, scatter_combos, seed_mean
+from uqseg.report.figures.style import combo_legend, hidden, new_figure, save, scatter_combos
+from uqseg.report.frames import seed_mean
 
 PANELS = (("OODD", "OOD"), ("AMB", "ID"), ("AMB", "OOD"), ("CAL", "ID"), ("CAL", "OOD"))
 AXES = {

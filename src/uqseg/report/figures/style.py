@@ -43,13 +43,6 @@ def new_figure(nrows: int, ncols: int, width: float, height: float, **kwargs: ob
     return fig, fig.subplots(nrows, ncols, squeeze=False, **kwargs)
 
 
-def seed_mean(df: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:
-    """Mean of `values` over seeds for each group of `keys` (a NaN in any seed gives NaN), with `n_seeds`."""
-    g = df.groupby(keys, sort=False)
-    out = g[values].agg(lambda v: float(np.mean(v.to_numpy(dtype=float))))
-    return out.assign(n_seeds=g.size()).reset_index()
-
-
 def combo_legend(
     fig: Figure, aus: list[str] | None = None, eus: list[str] | None = None, extra: list[Artist] | None = None
 ) -> None:
