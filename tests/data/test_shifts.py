@@ -107,3 +107,17 @@ def test_jpeg_is_lossy_at_quality_10_to_20() -> None:
         error_30 = np.abs(cv2.imdecode(high_quality, cv2.IMREAD_GRAYSCALE) / 255.0 * (high - low) + low - image).mean()
         assert np.abs(shifted - image).mean() > error_30
         assert shifted.min() >= low - 1e-5 and shifted.max() <= high + 1e-5
+
+
+@pytest.mark.parametrize("name", ["contrast", "jpeg"])
+def test_colour_shifts_keep_channel_order(name: str) -> None:
+    """RGB stays RGB through OpenCV (no BGR swap): a reddish image with a blue square stays so."""
+    images = np.zeros((2, 3, 32, 32), np.float32)
+    images[:, 0] = 0.8
+    images[:, 1] = 0.2
+    images[:, 2, :8, :8] = 0.9
+    images[:, 0, :8, :8] = 0.1
+    out = apply_shift(images, name, seed=0)
+    background, square = out[:, :, 16:, 16:].mean(axis=(0, 2, 3)), out[:, :, 2:6, 2:6].mean(axis=(0, 2, 3))
+    assert background[0] > background[1] > background[2] - 1e-3
+    assert square[2] > square[0]

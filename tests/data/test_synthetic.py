@@ -128,6 +128,14 @@ def test_lidc_has_presence_ambiguity_and_ambiguity_zero_removes_it() -> None:
     assert (annotations == annotations[:, :1]).all()
 
 
+def test_chaksu_ambiguity_zero_makes_all_annotators_agree() -> None:
+    crisp = get_dataset("synthetic-chaksu", image_size=24, n_train=2, n_val=2, n_test=6, ambiguity=0.0)
+    for split in ("test", "ood"):
+        annotations = np.asarray(crisp.split(split).annotations)
+        assert (annotations == annotations[:, :1]).all()
+        assert set(np.unique(crisp.split(split).oracle)) <= {0.0, 1.0}
+
+
 def test_presence_probability_is_the_documented_function_of_contrast() -> None:
     contrast = np.array([0.05, 0.1, 0.3, 0.5, 0.9])
     np.testing.assert_allclose(lidc.marking_probability(contrast, 1.0), [0, 0, 0.5, 1, 1], atol=1e-6)
