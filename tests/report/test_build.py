@@ -124,3 +124,10 @@ def test_panels_show_the_most_ambiguous_stored_images():
     assert most_ambiguous(split, 5, 2) == [0, 3]
     assert most_ambiguous(split, 4, 3) == [0, 2, 3]  # only the first 4 have stored samples
     assert most_ambiguous(None, 5, 2) == [0, 1] and most_ambiguous(split, 1, 2) == [0]
+
+
+def test_empty_results_still_give_a_page(tmp_path: Path):
+    fake_results(seeds=(0,), datasets=("fake-lidc",)).iloc[:0].to_parquet(tmp_path / "results.parquet")
+    page = build_report(tmp_path).read_text()
+    assert "No task results to rank." in page and "<h2>Fig. 7" in page
+    assert (tmp_path / "report" / "figures" / "fig7_entanglement.pdf").is_file()

@@ -15,7 +15,8 @@ EXAMPLES = ((2.0, 5.0), (6.0, 4.0))
 
 
 def plot_geometry(out_dir: Path, name: str = "fig4_delta_geometry") -> Path:
-    """Fig. 4 with the paper's worked examples (U_w, U_c) = (2, 5) → Δ = 0.516 and (6, 4) → Δ = −0.251."""
+    """Fig. 4: two worked examples, (U_w, U_c) = (2, 5) → Δ = +0.516 (disentangled) and (6, 4) → Δ = −0.251
+    (entangled), with their angles from the diagonal."""
     fig, axes = new_figure(1, 1, 5.2, 4.6)
     ax = axes[0, 0]
     top = 7.0
