@@ -76,6 +76,8 @@ def test_partial_run_builds_with_notes(tmp_path: Path):
 def test_missing_results_is_an_input_error_and_cli_exits_2(tmp_path: Path, monkeypatch, capsys):
     with pytest.raises(InputError, match="results"):
         build_report(tmp_path)
+    with pytest.raises(InputError, match=r"run directory .* does not exist"):
+        build_report(tmp_path / "missing")
     monkeypatch.setattr(sys, "argv", ["uqseg", "report", str(tmp_path)])
     with pytest.raises(SystemExit) as exit_:
         cli.main()

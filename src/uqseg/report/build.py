@@ -150,6 +150,8 @@ def build_report(run_dir: Path | str, *, datasets: Mapping[str, Dataset | str] |
     by default they are opened from config.yaml as the benchmark opens them. The folder is replaced atomically.
     """
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputError(f"run directory {run_dir} does not exist")
     results = load_results(run_dir)
     cfg, cfg_text = run_info.read_config(run_dir)
     env = run_info.read_environment(run_dir)
