@@ -20,7 +20,6 @@ import pandas as pd
 import pytest
 from reliability_helpers import BENCHMARK, COMBO, DATASET, uqseg
 
-from uqseg.experiments.command import benchmark_command
 from uqseg.experiments.results import load_results
 from uqseg.experiments.steps import read_step_log
 from uqseg.faults import KILL_WRITE_ENV
@@ -37,12 +36,9 @@ DEFAULT_FAULTS = ("data preparation", "inference writes", "metric writes")
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+def reference(reduced_run: Path) -> pd.DataFrame:
     """The results of an uninterrupted run of the reduced grid."""
-    out = tmp_path_factory.mktemp("reference") / "run"
-    benchmark_command(preset="tiny", datasets=[DATASET], combos=[COMBO], out=out, overrides=["report=false"],
-                      progress=False)
-    return load_results(out)
+    return load_results(reduced_run)
 
 
 def _done(run_dir: Path) -> Counter:

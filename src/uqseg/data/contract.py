@@ -56,6 +56,16 @@ class Split:
     oracle: ArrayLike | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        """Check from the shapes alone (nothing is read) that the arrays line up; InputError naming the split."""
+        shapes = {"images": self.images, "annotations": self.annotations, "oracle": self.oracle}
+        shapes = {k: tuple(getattr(v, "shape", ())) for k, v in shapes.items() if v is not None}
+        where = f"split {self.name!r}"
+        if any(len(shape) != 4 for shape in shapes.values()):
+            raise InputError(f"{where}: images, annotations and oracle must be 4-D (N×C×H×W, N×K×H×W), got {shapes}")
+        if len({shape[0] for shape in shapes.values()}) != 1 or len({shape[2:] for shape in shapes.values()}) != 1:
+            raise InputError(f"{where}: arrays do not line up in N, H or W: {shapes}")
+
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
@@ -88,6 +98,12 @@ class Dataset:
         missing = [s for s in info.splits if s not in splits]
         if missing:
             raise InputError(f"dataset {info.name!r} lacks splits {missing}")
+        for name, split in splits.items():
+            _, channels, *_ = split.images.shape
+            annotators = split.annotations.shape[1]
+            if channels != info.in_channels or annotators != info.num_annotators:
+                raise InputError(f"dataset {info.name!r} split {name!r}: {channels} channels and {annotators} "
+                                 f"annotators; the dataset has {info.in_channels} and {info.num_annotators}")
         self.info = info
         self._splits = splits
 
