@@ -13,6 +13,7 @@ from uqseg.experiments.results import load_results
 
 HERE = Path(__file__).resolve().parent
 GRID_DATASETS = ("synthetic-lidc", "synthetic-chaksu")
+GRID_OVERRIDES = ["report=false"]
 
 
 def uqseg_process(args: list[str], **options) -> subprocess.Popen:

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import yaml
-from helpers import GRID_DATASETS
+from helpers import GRID_DATASETS, GRID_OVERRIDES
 
 from uqseg.experiments.config import VALID_COMBOS, validate_config
 from uqseg.experiments.presets import resolve_config
@@ -59,7 +59,7 @@ def test_every_metric_of_every_combination(tiny_grid) -> None:
 def test_run_directory_files(tiny_grid) -> None:
     run_dir, run = tiny_grid["dir"], tiny_grid["run"]
     cfg = validate_config(yaml.safe_load((run_dir / "config.yaml").read_text()))
-    assert cfg == resolve_config("tiny", datasets=[",".join(GRID_DATASETS)])
+    assert cfg == resolve_config("tiny", datasets=[",".join(GRID_DATASETS)], overrides=GRID_OVERRIDES)
     env = json.loads((run_dir / "environment.json").read_text())
     assert env["packages"]["torch"] and env["hardware"]["cpu_count"] and env["end"] and env["wall_s"] > 0
     assert set(env["stage_wall_s"]) >= {"data", "train", "predict", "metrics", "results"}
@@ -69,8 +69,7 @@ def test_run_directory_files(tiny_grid) -> None:
         for combo in VALID_COMBOS:
             assert (run_dir / "metrics" / dataset / "seed0" / f"{combo}.parquet").is_file()
             assert (run_dir / "predictions" / dataset / "seed0" / combo / "test.h5").is_file()
-    if run.report is not None:
-        assert run.report.is_file()
+    assert run.report is None and not (run_dir / "report").exists()
     assert not list(run_dir.rglob(".tmp-*"))
 
 
@@ -87,7 +86,8 @@ def test_rerun_redoes_nothing(tiny_grid) -> None:
     run_dir = tiny_grid["dir"]
     before = (run_dir / "results.parquet").stat().st_mtime_ns
     n_events = len(read_step_log(run_dir))
-    run = run_benchmark(resolve_config("tiny", datasets=[",".join(GRID_DATASETS)]), run_dir, progress=False)
+    cfg = resolve_config("tiny", datasets=[",".join(GRID_DATASETS)], overrides=GRID_OVERRIDES)
+    run = run_benchmark(cfg, run_dir, progress=False)
     assert run.done == 0 and run.skipped > 200
     new = read_step_log(run_dir)[n_events:]
     assert {e["status"] for e in new} == {"skipped"}
@@ -97,10 +97,11 @@ def test_rerun_redoes_nothing(tiny_grid) -> None:
 def test_step_keys_follow_their_inputs(tiny_grid) -> None:
     """An inference setting changes the prediction steps' keys but not the training steps' (they stay complete)."""
     run_dir = tiny_grid["dir"]
-    cfg = resolve_config("tiny", datasets=[",".join(GRID_DATASETS)], overrides=["inference.samples=3"])
+    cfg = resolve_config("tiny", datasets=[",".join(GRID_DATASETS)], overrides=[*GRID_OVERRIDES, "inference.samples=3"])
     graph = study_graph(cfg, run_dir, data_steps(cfg))
     by_kind: dict[str, list[bool]] = {}
     for step in graph:
         by_kind.setdefault(step.kind, []).append(is_complete(run_dir, step))
     assert all(by_kind["train"]) and len(by_kind["train"]) == 2 * 12  # 4 shared + 4 dropout + 4 ensemble member 2
     assert not any(by_kind["predict"]) and not any(by_kind["metrics"]) and not any(by_kind["results"])
+    assert "report" not in by_kind
