@@ -1,5 +1,6 @@
 """Bad input to every CLI entry point (issue 10 "Bad input"): exit 2 with one clear line, no traceback; ``--debug``
-shows the traceback. Commands run in-process through ``uqseg.cli.main`` (one case also as a real subprocess)."""
+shows the traceback. Commands run in-process through ``uqseg.cli.main``; the case that reaches a Lightning trainer
+runs as a real process."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import h5py
 import numpy as np
 import pytest
 from prepared_fixture import make_prepared
-from reliability_helpers import one_line_error, uqseg
+from reliability_helpers import uqseg
 
 from uqseg.cli import main
 
@@ -151,7 +152,3 @@ def test_debug_shows_the_traceback(tmp_path: Path, monkeypatch, capsys) -> None:
     with pytest.raises(InputError, match="missing"):
         main()
 
-
-def test_real_process_prints_one_line(tmp_path: Path) -> None:
-    message = one_line_error(uqseg(["report", str(tmp_path / "missing")], cwd=tmp_path))
-    assert "missing" in message

@@ -32,7 +32,7 @@ FAULTS = (
     ("metric writes", "run/metrics/", 1, f"metrics/{DATASET}/seed0/{COMBO}"),
     ("results writes", "run/results.parquet", 1, "results"),
 )
-DEFAULT_FAULTS = ("data preparation", "inference writes", "metric writes")
+DEFAULT_FAULTS = ("inference writes", "metric writes")
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def _resume_and_compare(run_dir: Path, reference: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(load_results(run_dir), reference, check_exact=True)
 
 
-def test_killed_mid_write_at_three_stages_then_resumed_equals_uninterrupted(tmp_path, reference) -> None:
+def test_killed_mid_write_of_predictions_and_metrics_then_resumed_equals_uninterrupted(tmp_path, reference) -> None:
     run_dir = tmp_path / "run"
     for stage in DEFAULT_FAULTS:
         _kill_during_write(run_dir, stage)
