@@ -19,10 +19,3 @@ def uqseg(args: list[str], *, env: dict[str, str] | None = None, cwd: Path | Non
     return subprocess.run([sys.executable, "-m", "uqseg.cli", *args], env={**os.environ, **(env or {})}, cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
 
-
-def one_line_error(proc: subprocess.CompletedProcess, code: int = 2) -> str:
-    """The single stderr line of a refused command; fails if it exited otherwise or printed a traceback."""
-    lines = proc.stderr.strip().splitlines()
-    assert proc.returncode == code, (proc.returncode, proc.stderr)
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    return lines[0]
