@@ -30,18 +30,15 @@ def toy_batch(batch: int = 2, annotators: int = 3, size: int = 16, seed: int = 0
     return {"image": images, "annotations": annotations}
 
 
-def ambiguity_batch(size: int = 16) -> dict[str, torch.Tensor]:
-    """Two images: image 0 unambiguous (all annotators agree on a square), image 1 ambiguous (two annotators
-    disagree: one marks the left half of a square, the other the whole square)."""
-    images = torch.zeros(2, 3, size, size)
-    images[0, 0] = 1.0
-    images[1, 1] = 1.0
-    lo, hi = size // 4, 3 * size // 4
+def ambiguity_batch(size: int = 8) -> dict[str, torch.Tensor]:
+    """Two images with two annotators each: image 0 unambiguous (both mark the same square), image 1 ambiguous
+    (one marks the square, the other marks nothing). Both images show the square, in a different channel."""
     square = torch.zeros(size, size, dtype=torch.long)
-    square[lo:hi, lo:hi] = 1
-    half = square.clone()
-    half[:, size // 2 :] = 0
-    annotations = torch.stack([torch.stack([square, square]), torch.stack([half, square])])
+    square[size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 1
+    images = torch.zeros(2, 3, size, size)
+    images[0, 0] = square
+    images[1, 1] = square
+    annotations = torch.stack([torch.stack([square, square]), torch.stack([square, torch.zeros_like(square)])])
     return {"image": images, "annotations": annotations}
 
 

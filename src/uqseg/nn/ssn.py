@@ -57,7 +57,8 @@ class SSNModel(AleatoricModel):
 
     def draw_logits(self, mean: Tensor, diag: Tensor, factor: Tensor | None, n: int) -> Tensor:
         """n reparameterised logit samples n×B×C×H×W in one batched op (P omitted when ``factor`` is None)."""
-        logits = mean.unsqueeze(0) + diag.sqrt().unsqueeze(0) * torch.randn((n, *mean.shape), device=mean.device)
+        noise = torch.randn((n, *mean.shape), device=mean.device, dtype=mean.dtype)
+        logits = mean.unsqueeze(0) + diag.sqrt().unsqueeze(0) * noise
         if factor is not None:
             z = torch.randn((n, mean.shape[0], self.rank), device=mean.device, dtype=mean.dtype)
             logits = logits + torch.einsum("sbr,brchw->sbchw", z, factor)
