@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from re import escape as re_escape
 
 import h5py
 import numpy as np
@@ -152,3 +153,24 @@ def test_debug_shows_the_traceback(tmp_path: Path, monkeypatch, capsys) -> None:
     with pytest.raises(InputError, match="missing"):
         main()
 
+
+
+USER_IMAGES = {
+    "corrupt.png": _garbage,
+    "four_d.npy": lambda p: _npy(p, np.zeros((2, 3, 4, 5), np.float32)),
+    "complex.npy": lambda p: _npy(p, np.zeros((8, 8), np.complex64)),
+    "nan.npy": lambda p: _npy(p, np.full((8, 8), np.nan, np.float32)),
+    "object.npy": lambda p: _npy(p, np.array([{"a": 1}], dtype=object)),
+    "one_pixel.npy": lambda p: _npy(p, np.zeros((1, 1), np.float32)),
+}
+
+
+@pytest.mark.parametrize("name", list(USER_IMAGES))
+def test_bad_user_image_for_predict(name: str, tmp_path: Path) -> None:
+    """``uqseg predict --image`` reads the image before any model work; each defect is an InputError naming it."""
+    from uqseg.errors import InputError
+    from uqseg.inference.user_image import read_image
+
+    path = USER_IMAGES[name](tmp_path / name)
+    with pytest.raises(InputError, match=re_escape(name)):
+        read_image(path)
