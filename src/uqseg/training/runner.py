@@ -51,15 +51,9 @@ def parse_overrides(items: Iterable[str]) -> dict[str, dict[str, Any]]:
 
 def make_model_config(values: Mapping[str, Any]) -> Any:
     """Build ``uqseg.nn.config.ModelConfig`` from overrides; invalid fields are a ConfigError."""
-    from pydantic import ValidationError
+    from uqseg.nn.sizes import make_config
 
-    from uqseg.nn.config import ModelConfig
-
-    try:
-        return ModelConfig(**dict(values))
-    except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'model'}: {e['msg']}" for e in err.errors())
-        raise ConfigError(f"invalid model config: {problems}") from None
+    return make_config(values)
 
 
 def train_combination(
