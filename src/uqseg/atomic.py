@@ -18,6 +18,13 @@ from uqseg.faults import kill_during_write
 TMP_PREFIX = ".tmp-"
 
 
+def _umask_mode(base: int) -> int:
+    """``base`` permissions under the process umask (mkstemp/mkdtemp create owner-only entries)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return base & ~mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path | str) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success fsync and rename it to ``path``, on error delete it."""
@@ -31,6 +38,7 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
         kill_during_write(final, tmp)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        tmp.chmod(_umask_mode(0o666))
         os.replace(tmp, final)
     finally:
         if tmp.exists():
@@ -48,6 +56,7 @@ def atomic_directory(path: Path | str) -> Iterator[Path]:
         kill_during_write(final, tmp)
         if final.exists():
             shutil.rmtree(final)
+        tmp.chmod(_umask_mode(0o777))
         os.replace(tmp, final)
     finally:
         if tmp.exists():
