@@ -93,6 +93,7 @@ class ExecutionConfig(_Strict):
     ray_address: str | None = Field(None, description="Ray cluster address; None starts a local Ray instance.")
     ray_num_cpus: int | None = Field(None, ge=1, description="CPUs of a local Ray instance.")
     torch_threads: int | None = Field(None, ge=1, description="torch threads per step; None keeps the default.")
+    workers: int = Field(1, ge=1, description="local executor: steps run at once, each in its own process.")
 
 
 class BenchmarkConfig(_Strict):

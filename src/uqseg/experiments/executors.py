@@ -8,7 +8,11 @@ cancels the steps still running (their outputs are atomic, so nothing half-writt
 
 from __future__ import annotations
 
+import multiprocessing
+import signal
+import sys
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -54,12 +58,13 @@ def execute_step(step: Step, run_dir: Path | str, torch_threads: int | None = No
 
 
 class LocalExecutor:
-    """Runs the steps one after another in this process."""
+    """Runs the steps on this machine: one after another in this process, or, with ``workers`` > 1, up to
+    ``workers`` independent steps at a time in spawned worker processes (each step still single-process)."""
 
     name = "local"
 
-    def __init__(self, torch_threads: int | None = None):
-        self.torch_threads = torch_threads
+    def __init__(self, torch_threads: int | None = None, workers: int = 1):
+        self.torch_threads, self.workers = torch_threads, workers
 
     def __enter__(self) -> LocalExecutor:
         return self
@@ -69,6 +74,9 @@ class LocalExecutor:
 
     def run(self, graph: StepGraph, run_dir: Path, listener: Listener) -> None:
         """Run every step of ``graph`` in dependency order."""
+        if self.workers > 1:
+            self._run_parallel(graph, Path(run_dir).resolve(), listener)
+            return
         for step in graph.order():
             if is_complete(run_dir, step):
                 listener.finished(step, skipped(step))
@@ -81,6 +89,47 @@ class LocalExecutor:
                 listener.finished(step, failed(step, start, time.perf_counter() - t0, err))
                 raise
             listener.finished(step, outcome)
+
+    def _run_parallel(self, graph: StepGraph, run_dir: Path, listener: Listener) -> None:
+        """Submit each step to the process pool as soon as its dependencies are done; stop at the first failure."""
+        done: set[str] = set()
+        running: dict[Future[Outcome], tuple[Step, str, float]] = {}
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(self.workers, mp_context=context, initializer=die_with_parent) as pool:
+            while len(done) < len(graph):
+                for step in graph.ready(done, {s.name for s, _, _ in running.values()}):
+                    if is_complete(run_dir, step):
+                        listener.finished(step, skipped(step))
+                        done.add(step.name)
+                        continue
+                    listener.started(step)
+                    future = pool.submit(execute_step, step, run_dir, self.torch_threads)
+                    running[future] = (step, now(), time.perf_counter())
+                if not running:
+                    if len(done) < len(graph):
+                        raise UqsegError(f"no step can run; waiting: {sorted({s.name for s in graph} - done)[:5]}")
+                    break
+                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in finished:
+                    step, start, t0 = running.pop(future)
+                    err = future.exception()
+                    if err is not None:
+                        listener.finished(step, failed(step, start, time.perf_counter() - t0, err))
+                        for other in running:
+                            other.cancel()
+                        raise err
+                    listener.finished(step, future.result())
+                    done.add(step.name)
+
+
+def die_with_parent() -> None:
+    """Worker initialiser: on Linux, have the kernel kill this worker when the benchmark process dies (SIGKILL
+    included), so a killed run leaves no step running behind the next one's back."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def import_ray() -> Any:
@@ -178,10 +227,10 @@ class RayExecutor:
 
 
 def make_executor(kind: str, *, ray_address: str | None = None, ray_num_cpus: int | None = None,
-                  torch_threads: int | None = None) -> LocalExecutor | RayExecutor:
-    """The executor called ``kind`` (``local`` or ``ray``)."""
+                  torch_threads: int | None = None, workers: int = 1) -> LocalExecutor | RayExecutor:
+    """The executor called ``kind`` (``local`` or ``ray``); ``workers`` is the local executor's process count."""
     if kind == "local":
-        return LocalExecutor(torch_threads)
+        return LocalExecutor(torch_threads, workers)
     if kind == "ray":
         import_ray()
         return RayExecutor(ray_address, ray_num_cpus, torch_threads)

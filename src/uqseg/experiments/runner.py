@@ -85,7 +85,7 @@ def run_benchmark(cfg: BenchmarkConfig, run_dir: Path | str, *, progress: bool =
     run_dir.mkdir(parents=True, exist_ok=True)
     ex = cfg.execution
     executor = make_executor(ex.executor, ray_address=ex.ray_address, ray_num_cpus=ex.ray_num_cpus,
-                             torch_threads=ex.torch_threads)
+                             torch_threads=ex.torch_threads, workers=ex.workers)
     with RunLock(run_dir):
         remove_stale_temporaries(run_dir)
         write_config(cfg, run_dir)
