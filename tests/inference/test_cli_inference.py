@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,23 +9,12 @@ from inference_doubles import tiny_dataset
 from PIL import Image
 
 import uqseg.data
-from uqseg.cli import main
+from cli_runner import run_uqseg as _cli
 
 MODEL_SETS = ["model.in_channels=1", "model.image_size=32", "model.base_width=8", "model.channel_mult=[1,2]",
               "model.num_res_blocks=1", "model.group_norm_groups=8", "model.attention_levels=[-1]"]
 FAST = ["train.batch_size=4", "train.swag_epochs=2", "train.swag_max_cols=2", "train.limit_train_batches=1",
         "infer.instances=2", "infer.batch_size=4"]
-
-
-def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["uqseg", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as err:
-        code = int(err.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture

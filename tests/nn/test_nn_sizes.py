@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 import torch
 from nn_helpers import tiny_config
 
-from uqseg.cli import main
+from cli_runner import run_uqseg
 from uqseg.errors import ConfigError
 from uqseg.nn import MODELS, build_model
 from uqseg.nn.sizes import make_config, parameter_counts, parse_ints
 
 
 def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["uqseg", "models", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as err:
-        code = int(err.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_uqseg(monkeypatch, capsys, "models", *args)
 
 
 def rows(out: str) -> dict[str, list[str]]:

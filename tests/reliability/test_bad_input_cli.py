@@ -14,6 +14,7 @@ import pytest
 from prepared_fixture import make_prepared
 from reliability_helpers import uqseg
 
+from cli_runner import run_uqseg
 from uqseg.cli import main
 
 # Lightning's own start-up notices, which ``uqseg train`` leaves on stderr
@@ -22,19 +23,8 @@ LIGHTNING_NOTICES = ("GPU available", "TPU available", "💡 Tip", "/")
 LIGHTNING_CASES = ("train: label 7 the manifest hides",)
 
 
-def run_main(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    """``uqseg ARGS`` in this process: its exit code and stderr."""
-    monkeypatch.setattr(sys, "argv", ["uqseg", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    return code, capsys.readouterr().err
-
-
 def refused(args: list[str], monkeypatch, capsys, *named: str) -> str:
-    code, err = run_main(args, monkeypatch, capsys)
+    code, _, err = run_uqseg(monkeypatch, capsys, *args)
     lines = [line for line in err.strip().splitlines() if not line.startswith(LIGHTNING_NOTICES)]
     assert code == 2, (code, err)
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
