@@ -1,10 +1,15 @@
 """Inference predictions/s per combination: batched path vs a naive loop (issue 9 "Inference throughput").
 
-A prediction is one AU sample of one EU instance for one image. Batched = what ``predict_split`` runs:
-``EpistemicMethod.sample_instances`` over all M instances at once (ensemble and SWAG: vmap over stacked weights;
-dropout: instances tiled along the batch axis) with S samples per call (SSN and Prob. UNet share the backbone
-across samples, diffusion batches all chains). Naive = re-run the full network for every AU sample of every
-instance: ``model.sample(images, 1)`` S·M times, one instance at a time. Untrained networks (timing only).
+A prediction is one AU sample of one EU instance for one image. Three ways to draw the same S·M predictions:
+
+- batched (``instance_group: M``): ``EpistemicMethod.sample_instances`` over all M instances in one call, the images
+  tiled M times (ensemble and SWAG: the M weight sets stacked into one network; dropout: M fixed masks), S samples
+  per call (SSN and Prob. UNet share the backbone across samples, diffusion batches all chains);
+- per-instance (``instance_group: 1``): the same, one instance per call;
+- naive: re-run the full network for every AU sample of every instance, ``model.sample(images, 1)`` S·M times.
+
+Untrained networks (timing only). The paths run in turn, ``repeats`` times each after a warm-up, and their medians
+are compared, so a shared machine's noise hits all alike.
 
     python benchmarks/bench_inference.py --size 32 --size 64
 """
@@ -12,8 +17,8 @@ instance: ``model.sample(images, 1)`` S·M times, one instance at a time. Untrai
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
-from collections.abc import Callable
 
 import torch
 
@@ -49,6 +54,11 @@ def batched(method: EpistemicMethod, images: torch.Tensor, s: int) -> None:
     method.sample_instances(images, s, list(range(method.num_instances)), seed=0)
 
 
+def per_instance(method: EpistemicMethod, images: torch.Tensor, s: int) -> None:
+    for m in range(method.num_instances):
+        method.sample_instances(images, s, [m], seed=0)
+
+
 def naive(method: EpistemicMethod, images: torch.Tensor, s: int) -> None:
     for m in range(method.num_instances):
         with method.instance(m) as model:
@@ -56,17 +66,21 @@ def naive(method: EpistemicMethod, images: torch.Tensor, s: int) -> None:
                 model.sample(images, 1)
 
 
-def rate(fn: Callable[[EpistemicMethod, torch.Tensor, int], None], method: EpistemicMethod, images: torch.Tensor,
-         s: int, repeats: int) -> float:
-    """Best-of-``repeats`` predictions/s after one warm-up call."""
+PATHS = {"batched": batched, "per_instance": per_instance, "naive": naive}
+
+
+def rates(method: EpistemicMethod, images: torch.Tensor, s: int, repeats: int) -> dict[str, float]:
+    """Median predictions/s of each path, timed in turn after one warm-up each."""
     predictions = s * method.num_instances * images.shape[0]
-    fn(method, images, s)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
+    times: dict[str, list[float]] = {name: [] for name in PATHS}
+    for fn in PATHS.values():
         fn(method, images, s)
-        best = min(best, time.perf_counter() - start)
-    return predictions / best
+    for _ in range(repeats):
+        for name, fn in PATHS.items():
+            start = time.perf_counter()
+            fn(method, images, s)
+            times[name].append(time.perf_counter() - start)
+    return {name: predictions / statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:
@@ -76,7 +90,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=10, help="AU samples S (softmax: 1)")
     parser.add_argument("--instances", type=int, default=5, help="EU instances M (No-EU: 1)")
     parser.add_argument("--width", type=int, default=16, help="base width of the UNet")
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5, help="timed calls of each path (median)")
     parser.add_argument("--au", action="append", choices=AUS)
     parser.add_argument("--eu", action="append", choices=EUS)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
@@ -85,7 +99,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     print(f"threads={torch.get_num_threads()} B={args.images} S={args.samples} M={args.instances} "
           f"width={args.width} mult=(1,2,4) 1 ResBlock/level, attention at the deepest level")
-    print(f"{'size':>4} {'combination':<20} {'batched pred/s':>15} {'naive pred/s':>13} {'ratio':>6}")
+    print(f"{'size':>4} {'combination':<20} {'batched pred/s':>15} {'per-instance':>13} {'naive':>8} "
+          f"{'batched/naive':>14} {'batched/per-instance':>21}")
     for size in args.size or [32]:
         cfg = ModelConfig(in_channels=3, num_classes=2, image_size=size, base_width=args.width,
                           channel_mult=(1, 2, 4), num_res_blocks=1, attention_levels=(-1,), group_norm_groups=8)
@@ -97,9 +112,10 @@ def main() -> None:
                 s = 1 if au == "softmax" else args.samples
                 method = make_method(au, eu, cfg, 1 if eu == "none" else args.instances)
                 with torch.no_grad():
-                    fast = rate(batched, method, images, s, args.repeats)
-                    slow = rate(naive, method, images, s, args.repeats)
-                print(f"{size:>4} {au + '+' + eu:<20} {fast:>15.1f} {slow:>13.1f} {fast / slow:>6.2f}", flush=True)
+                    r = rates(method, images, s, args.repeats)
+                print(f"{size:>4} {au + '+' + eu:<20} {r['batched']:>15.1f} {r['per_instance']:>13.1f} "
+                      f"{r['naive']:>8.1f} {r['batched'] / r['naive']:>14.2f} "
+                      f"{r['batched'] / r['per_instance']:>21.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -35,11 +35,23 @@ class NoisyNet(AleatoricModel):
         return torch.softmax(logits.unsqueeze(0) + self.noise * eps, dim=2)
 
 
-class BranchyNet(NoisyNet):
-    """A sampler with data-dependent Python control flow, which torch.func.vmap cannot run."""
+class Scale(nn.Module):
+    """A learnable per-channel scale: a parametric layer with no stacked version."""
 
-    def sample(self, images: Tensor, n: int) -> Tensor:
-        out = super().sample(images, n)
-        if bool(out.sum() > 0):
-            return out
-        return out * 0
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.gain = nn.Parameter(torch.ones(channels, 1, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.gain
+
+
+class ScaledNet(NoisyNet):
+    """NoisyNet with a ``Scale`` layer, which ``uqseg.epistemic.stacked`` cannot stack."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.scale = Scale(self.num_classes)
+
+    def logits(self, images: Tensor) -> Tensor:
+        return self.scale(super().logits(images))

@@ -2,14 +2,14 @@
 
 An EU method offers ``num_instances`` instances θ_0..θ_{M−1}. ``instance(m)`` is a context manager yielding an
 ``AleatoricModel`` that *is* θ_m while the context is open. ``sample_instances(images, n, ms)`` returns
-G×n×B×C×H×W AU samples of the G instances ``ms`` and may evaluate them together (vmap over stacked weights, or
-instances batched along the batch axis); the per-instance loop in ``EpistemicMethod.sample_instances`` is the
-reference every batched path must equal.
+G×n×B×C×H×W AU samples of the G instances ``ms`` and may evaluate them together (ensemble and SWAG: the G weight
+sets stacked into one network, ``uqseg.epistemic.stacked``; MC dropout: G fixed masks); either way the images are
+tiled G times instance-major and the AU sampler runs once.
 
-Randomness: instances evaluated together share the AU model's random draws (common random numbers): the batched
-paths draw the AU noise once for the instance group, exactly as the reference loop does when it re-seeds the
-global torch RNG with the same seed before each instance. Instances still differ in their weights or masks, which
-is what EU measures; common noise only lowers the Monte-Carlo variance of TU − AU.
+Randomness: every path is a deterministic function of ``seed``. The per-instance loop (``sample_reference``, used
+for groups of one and where batching is off) re-seeds the torch RNG with ``seed`` before each instance. A batched
+group draws its AU noise once for all G·B rows, so each instance gets its own noise; block g then equals instance
+g run alone on the tiled batch from the same seed. Both give the same distribution of samples per instance.
 """
 
 from __future__ import annotations

@@ -1,26 +1,24 @@
 """Deep ensemble (SPEC §6): instance m is member m, a model trained from its own random initialisation.
 
-The batched path stacks the members' weights with ``torch.func.stack_module_state`` and evaluates a group of
-members in one ``vmap`` call (issue 9); it falls back to the per-member loop when the AU sampler cannot be vmapped.
+The batched path stacks a group of members into one network (``uqseg.epistemic.stacked``) and evaluates them in
+one call on the images tiled instance-major (issue 9); it falls back to the per-member loop when the model holds a
+layer without a stacked version.
 """
 
 from __future__ import annotations
 
 import contextlib
-import warnings
 from collections.abc import Iterator, Sequence
 
 import torch
-from torch import Tensor
-from torch.func import stack_module_state
+from torch import Tensor, nn
 
-from uqseg.epistemic.base import EpistemicMethod
-from uqseg.epistemic.functional import VmapUnsupported, vmap_sample
+from uqseg.epistemic.stacked import StackableMethod, StackingUnsupported
 from uqseg.errors import ConfigError
 from uqseg.nn.base import AleatoricModel
 
 
-class Ensemble(EpistemicMethod):
+class Ensemble(StackableMethod):
     """M trained members of one AU model architecture."""
 
     name = "ensemble"
@@ -33,7 +31,6 @@ class Ensemble(EpistemicMethod):
             raise ConfigError("ensemble members must share one architecture (their state dict names differ)")
         self.members = [m.eval() for m in members]
         self.batched = batched
-        self._stacked: dict[str, Tensor] | None = None
 
     @property
     def num_instances(self) -> int:
@@ -53,20 +50,10 @@ class Ensemble(EpistemicMethod):
         self._stacked = None
         return self
 
-    def _stack(self) -> dict[str, Tensor]:
-        if self._stacked is None:
-            params, buffers = stack_module_state(self.members)
-            self._stacked = {k: v.detach() for k, v in {**params, **buffers}.items()}
-        return self._stacked
-
-    def _sample_batched(self, images: Tensor, n: int, ms: list[int], seed: int) -> Tensor:
-        if not self.batched or len(ms) == 1:
-            return self.sample_reference(images, n, ms, seed)
-        index = torch.tensor(ms, device=images.device)
-        stacked = {k: v.index_select(0, index.to(v.device)) for k, v in self._stack().items()}
-        try:
-            return vmap_sample(self.members[0], stacked, {}, images, n, seed)
-        except VmapUnsupported as err:
-            warnings.warn(f"{err}; evaluating ensemble members one by one", RuntimeWarning, stacklevel=2)
-            self.batched = False
-            return self.sample_reference(images, n, ms, seed)
+    def weight_sets(self, ms: list[int]) -> tuple[nn.Module, list[dict[str, Tensor]]]:
+        first = self.members[ms[0]]
+        for m in ms[1:]:
+            for (name, a), (_, b) in zip(first.named_buffers(), self.members[m].named_buffers(), strict=True):
+                if not torch.equal(a, b):
+                    raise StackingUnsupported(f"members {ms[0]} and {m} differ in buffer {name!r}")
+        return first, [dict(self.members[m].named_parameters()) for m in ms]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +27,11 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
-from torch import Tensor
+from torch import Tensor, nn
 
 from uqseg.atomic import atomic_path
-from uqseg.epistemic.base import EpistemicMethod, instance_seed
-from uqseg.epistemic.functional import VmapUnsupported, vmap_sample
+from uqseg.epistemic.base import instance_seed
+from uqseg.epistemic.stacked import StackableMethod
 from uqseg.errors import ConfigError, InputError
 from uqseg.nn.base import AleatoricModel
 
@@ -169,13 +168,13 @@ def sample_weights(
     return out
 
 
-class SwagMethod(EpistemicMethod):
+class SwagMethod(StackableMethod):
     """SWAG / SWAG-D instances (SPEC §6): M weight draws, draw m from a generator seeded by (seed, m).
 
     The network is BatchNorm-free (GroupNorm), so no BN statistics are recomputed after a draw. Draws are cached on
     the model's device after first use. ``instance(m)`` loads draw m into the model and restores the original
-    weights on exit; the batched path evaluates several draws with ``vmap`` (falls back to the loop if the AU
-    sampler cannot be vmapped).
+    weights on exit; the batched path stacks several draws into one network (``uqseg.epistemic.stacked``) and
+    falls back to the loop when the model holds a layer without a stacked version.
     """
 
     def __init__(self, model: AleatoricModel, state: SwagState, *, diagonal: bool = False, num_instances: int = 10,
@@ -204,6 +203,7 @@ class SwagMethod(EpistemicMethod):
     def to(self, device: torch.device | str) -> SwagMethod:
         self.model.to(device)
         self._draws = {}
+        self._stacked = None
         return self
 
     def draw(self, m: int) -> dict[str, Tensor]:
@@ -230,14 +230,5 @@ class SwagMethod(EpistemicMethod):
                 for k, p in params.items():
                     p.copy_(original[k])
 
-    def _sample_batched(self, images: Tensor, n: int, ms: list[int], seed: int) -> Tensor:
-        if not self.batched or len(ms) == 1:
-            return self.sample_reference(images, n, ms, seed)
-        stacked = {k: torch.stack([self.draw(m)[k] for m in ms]) for k in self.state.names}
-        buffers = {k: b for k, b in self.model.named_buffers()}
-        try:
-            return vmap_sample(self.model, stacked, buffers, images, n, seed)
-        except VmapUnsupported as err:
-            warnings.warn(f"{err}; evaluating SWAG draws one by one", RuntimeWarning, stacklevel=2)
-            self.batched = False
-            return self.sample_reference(images, n, ms, seed)
+    def weight_sets(self, ms: list[int]) -> tuple[nn.Module, list[dict[str, Tensor]]]:
+        return self.model, [self.draw(m) for m in ms]

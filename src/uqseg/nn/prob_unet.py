@@ -61,13 +61,19 @@ class FComb(nn.Module):
         )
 
     def forward(self, features: Tensor, z: Tensor) -> Tensor:
-        """Logits n×B×C×H×W for features B×F×H×W and latents z n×B×L (features' part computed once)."""
-        weight = self.first.weight[:, :, 0, 0]
-        base = F.conv2d(features, self.first.weight[:, : self.feature_ch], self.first.bias)
-        shift = z @ weight[:, self.feature_ch :].T
-        hidden = base.unsqueeze(0) + shift[..., None, None]
-        logits = self.rest(hidden.flatten(0, 1))
-        return logits.reshape(*hidden.shape[:2], *logits.shape[1:])
+        """Logits n×B×C×H×W for features B×F×H×W and latents z n×B×L.
+
+        The first 1×1 conv splits into its features part, computed once per image (bias included), and its latent
+        part, computed per sample on 1×1 maps; both go through ``self.first`` itself, so a stacked first layer
+        (``uqseg.epistemic.stacked``) works unchanged. Rows stay image-major (B·n) through ``rest``.
+        """
+        n, b, latent = z.shape
+        base = self.first(F.pad(features, (0, 0, 0, 0, 0, latent)))
+        latent_maps = F.pad(z.transpose(0, 1), (self.feature_ch, 0)).reshape(b * n, -1, 1, 1)
+        bias = self.first(features.new_zeros(b, self.feature_ch + latent, 1, 1))
+        shift = self.first(latent_maps).reshape(b, n, -1, 1, 1) - bias.unsqueeze(1)
+        logits = self.rest((base.unsqueeze(1) + shift).flatten(0, 1))
+        return logits.reshape(b, n, *logits.shape[1:]).transpose(0, 1)
 
 
 class ProbUNetModel(AleatoricModel):
