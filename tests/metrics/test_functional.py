@@ -32,6 +32,8 @@ def test_ncc_matches_corrcoef_and_constant_is_zero():
     assert ncc(np.ones((4, 5)), b[0]) == 0.0
     with pytest.raises(InputError, match="a"):
         ncc(np.full((4, 5), np.nan), b[0])
+    with pytest.raises(InputError, match="b must be real-valued, got complex128"):
+        ncc(a[0], b[0] + 1j)
 
 
 def test_annotator_variance_and_correctness():

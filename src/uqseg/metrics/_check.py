@@ -23,8 +23,8 @@ def as_array(x: Any, name: str, ndim: int | None = None, *, integer: bool = Fals
         if not np.issubdtype(a.dtype, np.integer):
             raise InputError(f"{name} must hold integer class indices, got {a.dtype}")
         return a.astype(np.int64, copy=False)
-    if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
-        raise InputError(f"{name} must be numeric, got {a.dtype}")
+    if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool) or np.iscomplexobj(a):
+        raise InputError(f"{name} must be real-valued, got {a.dtype}")
     a = a.astype(np.float64, copy=False)
     if not np.isfinite(a).all():
         raise InputError(f"{name} contains NaN or inf")
