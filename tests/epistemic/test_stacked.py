@@ -7,8 +7,9 @@ import torch
 from epistemic_doubles import ScaledNet
 from torch import nn
 
-from uqseg.epistemic.stacked import StackingUnsupported, sample_stacked, stack_instances
+from uqseg.epistemic.stacked import StackingUnsupported, stack_instances
 from uqseg.nn import build_model
+from uqseg.nn.base import sample_tiled
 from uqseg.nn.config import ModelConfig
 
 
@@ -70,7 +71,7 @@ def test_stacked_model_equals_instances_on_the_tiled_batch(au: str) -> None:
     b, n = images.shape[0], 4
     with torch.no_grad():
         torch.manual_seed(7)
-        out = sample_stacked(stacked, images, n, 3)
+        out = sample_tiled(stacked, images, n, 3)
         assert out.shape == (3, n, b, 2, 16, 24)
         tiled = images.repeat(3, 1, 1, 1)
         for g, weights in enumerate(sets):

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from uqseg.epistemic.base import EpistemicMethod
+from uqseg.nn.base import sample_tiled
 
 
 class StackingUnsupported(RuntimeError):
@@ -127,14 +128,6 @@ def stack_instances(model: nn.Module, weight_sets: Sequence[Mapping[str, Tensor]
     return stacked
 
 
-def sample_stacked(stacked: nn.Module, images: Tensor, n: int, groups: int) -> Tensor:
-    """``n`` AU samples of each of the ``groups`` stacked instances, G×n×B×C×H×W, from one sampler call."""
-    batch = images.shape[0]
-    tiled = images.repeat(groups, *([1] * (images.dim() - 1)))
-    samples = stacked.sample(tiled, n)
-    return samples.reshape(n, groups, batch, *samples.shape[2:]).transpose(0, 1)
-
-
 class StackableMethod(EpistemicMethod):
     """An EU method whose instances are weight sets of one architecture (ensemble, SWAG): a group of instances is
     evaluated as one stacked network, cached for the last group; the per-instance loop is the fallback."""
@@ -158,4 +151,4 @@ class StackableMethod(EpistemicMethod):
                 self.batched = False
                 return self.sample_reference(images, n, ms, seed)
         torch.manual_seed(seed)
-        return sample_stacked(self._stacked[1], images, n, len(ms))
+        return sample_tiled(self._stacked[1], images, n, len(ms))

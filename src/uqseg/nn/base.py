@@ -78,3 +78,12 @@ def random_annotator(annotations: Tensor) -> Tensor:
     """One annotator drawn uniformly per image with torch's RNG: B×K×H×W → B×H×W (SPEC §5)."""
     pick = torch.randint(annotations.shape[1], (annotations.shape[0],), device=annotations.device)
     return annotations[torch.arange(annotations.shape[0], device=annotations.device), pick]
+
+
+def sample_tiled(model: AleatoricModel, images: Tensor, n: int, groups: int) -> Tensor:
+    """``n`` AU samples for each of ``groups`` instances of ``model`` in one sampler call, G×n×B×C×H×W: the images
+    are tiled G times instance-major (row g·B + b is image b of instance g), the layout MC dropout's fixed masks and
+    stacked EU instances expect (issue 9)."""
+    batch = images.shape[0]
+    samples = model.sample(images.repeat(groups, *([1] * (images.dim() - 1))), n)
+    return samples.reshape(n, groups, batch, *samples.shape[2:]).transpose(0, 1)

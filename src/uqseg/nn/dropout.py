@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from uqseg.errors import ConfigError, InputError
+from uqseg.nn.base import sample_tiled
 
 
 class MCDropout2d(nn.Module):
@@ -87,9 +88,5 @@ def sample_instances(model: nn.Module, images: Tensor, n: int, seeds: Sequence[i
 
     The model must provide ``sample(images, n) -> n×B×C×H×W`` (``AleatoricModel``); images are tiled instance-major.
     """
-    groups = len(seeds)
-    batch = images.shape[0]
     with fixed_dropout(model, seeds):
-        tiled = images.repeat(groups, *([1] * (images.dim() - 1)))
-        samples = model.sample(tiled, n)
-    return samples.reshape(n, groups, batch, *samples.shape[2:]).transpose(0, 1)
+        return sample_tiled(model, images, n, len(seeds))
