@@ -64,6 +64,7 @@ class Evaluator:
         self.tau: dict[str, float] | None = None
         self._scores: dict[tuple, list] = defaultdict(list)
         self._ace_sums: dict[tuple, np.ndarray] = {}
+        self._image_ace: dict[tuple, list[np.ndarray]] = defaultdict(list)
 
     def _unpack(self, batch: dict[str, Any]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
         """Validate a batch; return maps, pred (B×H×W) and annotations (B×K×H×W)."""
@@ -150,6 +151,7 @@ class Evaluator:
             for image in sums:  # image by image, so the global sums are bit-identical to a per-image stream
                 total = total + image
             self._ace_sums[(split, m)] = total
+            self._image_ace[(split, m)].append(sums)
             for agg in STRATEGIES:
                 sc = aggregate(u, pred, agg, tau=self.tau[m], patch_size=self.patch_size)
                 self._scores[(split, "OODD", m, agg)].extend(sc)
@@ -198,3 +200,49 @@ class Evaluator:
                     else:
                         put(s, "OODD", m, "auroc", agg, float("nan"), "undefined: single class")
         return pd.DataFrame(rows, columns=["split", "task", "measure", "metric", "aggregation", "value", "status"])
+
+    def bootstrap(self, replicates: int = 1000, key: str = "") -> pd.DataFrame:
+        """Bootstrap replicates of the result rows (docs/method.md §3): columns split, task, measure, metric,
+        aggregation, then ``b0 … b{B−1}`` (float32).
+
+        Each split's images are resampled with counts seeded by ``key|split`` (pass dataset and seed as ``key``), so
+        every combination of one dataset and seed sees the same resamples; an OOD AUROC resamples the ID test with the
+        ID split's counts and the OOD split with its own. Means of per-image scores (NCC, per-image ACE, Dice, GED),
+        the pooled ACE from resampled per-image bin sums, the EU/AU ratio of means, and AUROC are replicated.
+        """
+        from uqseg.metrics.bootstrap import ace_replicates, auroc_replicates, mean_replicates, resample_counts
+
+        splits = [s for s in [self.id_split, *self.ood_splits] if (s, "SEG", "pred", "dice") in self._scores]
+        counts = {s: resample_counts(len(self._scores[(s, "SEG", "pred", "dice")]), replicates, f"{key}|{s}")
+                  for s in splits}
+        rows: list[tuple[str, str, str, str, str]] = []
+        values: list[np.ndarray] = []
+        for (split, task, measure, metric), v in self._scores.items():
+            if split in counts and task in ("AMB", "CAL", "SEG") and len(v):
+                if len(v) != counts[split].shape[1]:
+                    raise InputError(f"split {split!r}: {metric} has {len(v)} images, expected "
+                                     f"{counts[split].shape[1]}")
+                rows.append((split, task, measure, metric, "none"))
+                values.append(mean_replicates(counts[split], v))
+        for (split, m), parts in self._image_ace.items():
+            if split in counts:
+                rows.append((split, "CAL", m, "ace_global", "none"))
+                values.append(ace_replicates(counts[split], np.concatenate(parts)))
+        for s in splits:
+            for agg in STRATEGIES:
+                eu = mean_replicates(counts[s], self._scores[(s, "OODD", "EU", agg)])
+                au = mean_replicates(counts[s], self._scores[(s, "OODD", "AU", agg)])
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    values.append(np.where(au > 0, eu / np.where(au > 0, au, 1.0), np.nan))
+                rows.append((s, "COLLAPSE", "EU/AU", "eu_au_ratio", agg))
+            if s == self.id_split:
+                continue
+            for m in MEASURES:
+                for agg in STRATEGIES:
+                    ids, oods = self._scores[(self.id_split, "OODD", m, agg)], self._scores[(s, "OODD", m, agg)]
+                    if ids and oods:
+                        rows.append((s, "OODD", m, "auroc", agg))
+                        values.append(auroc_replicates(ids, oods, counts[self.id_split], counts[s]))
+        keys = pd.DataFrame(rows, columns=["split", "task", "measure", "metric", "aggregation"])
+        matrix = np.asarray(values, dtype=np.float32).reshape(len(rows), replicates)
+        return pd.concat([keys, pd.DataFrame(matrix, columns=[f"b{i}" for i in range(replicates)])], axis=1)
