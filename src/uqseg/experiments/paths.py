@@ -20,6 +20,7 @@ CONFIG_FILE = "config.yaml"
 ENVIRONMENT_FILE = "environment.json"
 RESULTS_PARQUET = "results.parquet"
 RESULTS_CSV = "results.csv"
+BOOTSTRAP_PARQUET = "bootstrap.parquet"
 
 
 def check_relative(relative: str | Path, *, what: str = "path") -> PurePosixPath:
@@ -54,3 +55,9 @@ def slug(name: str) -> str:
     """A file-name-safe, collision-free form of a step name: readable part plus a short hash of the name."""
     readable = re.sub(r"[^A-Za-z0-9+._-]+", "_", name).strip("._")[:80]
     return f"{readable}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+def replicates_path(metrics_path: str | Path) -> Path:
+    """Where a metrics file's bootstrap replicates live: ``<name>.bootstrap.parquet`` beside ``<name>.parquet``."""
+    path = Path(metrics_path)
+    return path.with_name(f"{path.stem}.bootstrap.parquet")

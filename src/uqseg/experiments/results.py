@@ -1,7 +1,10 @@
 """The benchmark's results table (issue 6 "Results"; docs/conventions.md "Tidy results").
 
 ``RUN_DIR/results.parquet`` (and ``results.csv``) holds one row per (dataset, seed, au, eu, split, task, measure,
-metric, aggregation) with its ``value`` and ``status``. Everything else is derived from that file alone:
+metric, aggregation) with its ``value``, the 95 % bootstrap interval ``ci_low``, ``ci_high`` (NaN where undefined or
+not computed) and ``status``. ``RUN_DIR/bootstrap.parquet`` holds the same key columns and one float32 column per
+bootstrap replicate (``b0`` …); derived quantities get their intervals by deriving each replicate alike
+(docs/method.md §3). Everything else is derived from these files alone:
 
     >>> from uqseg.experiments.results import load_results, id_dice
     >>> from uqseg.report.tables import delta_table, rank_table
@@ -23,24 +26,29 @@ import pandas as pd
 
 from uqseg.atomic import write_bytes_atomic, write_text_atomic
 from uqseg.errors import InputError, NumericalError
-from uqseg.experiments.paths import RESULTS_CSV, RESULTS_PARQUET
+from uqseg.experiments.paths import BOOTSTRAP_PARQUET, RESULTS_CSV, RESULTS_PARQUET
+from uqseg.metrics.bootstrap import percentile_interval
 
 KEYS = ("dataset", "seed", "au", "eu")
 ROW_COLUMNS = ("split", "task", "measure", "metric", "aggregation")
-RESULT_COLUMNS = (*KEYS, *ROW_COLUMNS, "value", "status")
+RESULT_COLUMNS = (*KEYS, *ROW_COLUMNS, "value", "ci_low", "ci_high", "status")
+INTERVAL_COLUMNS = ("ci_low", "ci_high")
 
 
 def check_results(table: pd.DataFrame, source: str = "results") -> pd.DataFrame:
-    """The table with exactly the result columns in order, ``seed`` int and ``value`` float; else InputError."""
-    missing = [c for c in RESULT_COLUMNS if c not in table.columns]
+    """The table with exactly the result columns in order, ``seed`` int and ``value``, ``ci_low``, ``ci_high`` float;
+    else InputError. A table without the interval columns (metrics files, older runs) gets them as NaN."""
+    missing = [c for c in RESULT_COLUMNS if c not in table.columns and c not in INTERVAL_COLUMNS]
     if missing:
         raise InputError(f"{source} lacks columns {missing}; expected {list(RESULT_COLUMNS)}")
-    out = table.loc[:, list(RESULT_COLUMNS)].copy()
+    out = table.assign(**{c: np.nan for c in INTERVAL_COLUMNS if c not in table.columns})
+    out = out.loc[:, list(RESULT_COLUMNS)].copy()
     try:
         out["seed"] = out["seed"].astype(np.int64)
-        out["value"] = out["value"].astype(np.float64)
+        for column in ("value", *INTERVAL_COLUMNS):
+            out[column] = out[column].astype(np.float64)
     except (TypeError, ValueError) as err:
-        raise InputError(f"{source}: seed must be integer and value numeric ({err})") from None
+        raise InputError(f"{source}: seed must be integer and value, ci_low, ci_high numeric ({err})") from None
     for column in (*KEYS[2:], *ROW_COLUMNS, "status"):
         out[column] = out[column].astype(str)
     out["dataset"] = out["dataset"].astype(str)
@@ -75,12 +83,78 @@ def check_statuses(table: pd.DataFrame) -> None:
         raise NumericalError(f"{len(silent)} results are NaN or inf with status 'ok', e.g. {rows}")
 
 
-def write_results(table: pd.DataFrame, run_dir: Path) -> Path:
-    """Write ``RUN_DIR/results.parquet`` and ``results.csv`` atomically; return the parquet path.
+def replicate_columns(replicates: pd.DataFrame) -> list[str]:
+    """The replicate columns ``b0``, ``b1``, … of a replicates table, in order."""
+    return [c for c in replicates.columns if c.startswith("b") and c[1:].isdigit()]
+
+
+def combine_replicates(paths: Iterable[Path]) -> pd.DataFrame | None:
+    """One replicates table from the per-combination ``*.bootstrap.parquet`` files that exist (a run evaluated
+    before intervals existed has none: its rows get NaN intervals); None when there are none."""
+    frames = []
+    for path in paths:
+        if not Path(path).is_file():
+            continue
+        try:
+            frames.append(pd.read_parquet(path))
+        except (OSError, ValueError) as err:
+            raise InputError(f"cannot read bootstrap replicates {path}: {err}") from None
+    if not frames:
+        return None
+    width = {len(replicate_columns(f)) for f in frames}
+    if len(width) != 1:
+        raise InputError(f"bootstrap replicate files differ in their number of replicates: {sorted(width)}")
+    return pd.concat(frames, ignore_index=True)
+
+
+def replicate_matrix(table: pd.DataFrame, replicates: pd.DataFrame | None) -> np.ndarray:
+    """The replicates aligned to the rows of ``table`` (rows × B float64); NaN rows where a row has none."""
+    if replicates is None or replicates.empty:
+        return np.full((len(table), 0), np.nan)
+    names = [*KEYS, *ROW_COLUMNS]
+    missing = [c for c in names if c not in replicates.columns]
+    if missing:
+        raise InputError(f"bootstrap replicates lack columns {missing}")
+
+    def index(df: pd.DataFrame) -> pd.MultiIndex:
+        return pd.MultiIndex.from_frame(df.loc[:, names].astype(str))
+
+    source = index(replicates)
+    if source.has_duplicates:
+        raise InputError("bootstrap replicates hold a result row twice")
+    where = source.get_indexer(index(table))
+    values = replicates.loc[:, replicate_columns(replicates)].to_numpy(np.float64)
+    out = np.full((len(table), values.shape[1]), np.nan)
+    out[where >= 0] = values[where[where >= 0]]
+    return out
+
+
+def with_intervals(table: pd.DataFrame, replicates: pd.DataFrame | None) -> pd.DataFrame:
+    """The table with ``ci_low``, ``ci_high``: 95 % percentile bootstrap intervals of each row's replicates
+    (docs/method.md §3); NaN where the value is NaN, a replicate is undefined or the row has no replicates."""
+    table = check_results(table)
+    matrix = replicate_matrix(table, replicates)
+    low, high = percentile_interval(matrix)
+    finite = np.isfinite(table["value"].to_numpy(np.float64))
+    return table.assign(ci_low=np.where(finite, low, np.nan), ci_high=np.where(finite, high, np.nan))
+
+
+def write_results(table: pd.DataFrame, run_dir: Path, replicates: pd.DataFrame | None = None) -> Path:
+    """Write ``RUN_DIR/results.parquet`` and ``results.csv`` atomically, and the replicates aligned to the sorted
+    rows as ``RUN_DIR/bootstrap.parquet`` (float32) when given; return the results parquet path.
 
     Refuses (NumericalError) a table in which a NaN or inf value has no status saying why."""
     table = sort_results(check_results(table))
     check_statuses(table)
+    if replicates is not None:
+        matrix = replicate_matrix(table, replicates).astype(np.float32)
+        wide = pd.concat([table.loc[:, [*KEYS, *ROW_COLUMNS]],
+                          pd.DataFrame(matrix, columns=[f"b{i}" for i in range(matrix.shape[1])])], axis=1)
+        buffer = io.BytesIO()
+        wide.to_parquet(buffer, index=False)
+        write_bytes_atomic(Path(run_dir) / BOOTSTRAP_PARQUET, buffer.getvalue())
+    else:
+        (Path(run_dir) / BOOTSTRAP_PARQUET).unlink(missing_ok=True)  # no stale replicates beside new results
     buffer = io.BytesIO()
     table.to_parquet(buffer, index=False)
     path = write_bytes_atomic(Path(run_dir) / RESULTS_PARQUET, buffer.getvalue())
@@ -101,6 +175,19 @@ def load_results(path: Path | str) -> pd.DataFrame:
     except (OSError, ValueError) as err:
         raise InputError(f"cannot read results file {path}: {err}") from None
     return check_results(table, source=str(path))
+
+
+def load_replicates(path: Path | str) -> pd.DataFrame | None:
+    """``bootstrap.parquet`` of a run directory (or the file itself); None when the run has none."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / BOOTSTRAP_PARQUET
+    if not path.is_file():
+        return None
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read bootstrap replicates {path}: {err}") from None
 
 
 def id_dice(results: pd.DataFrame, split: str = "test") -> pd.DataFrame:

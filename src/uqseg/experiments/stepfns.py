@@ -7,6 +7,7 @@ Ray worker alike; a dataset is opened once per process and reused.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import warnings
@@ -88,23 +89,36 @@ def run_prediction(step: Step, run_dir: Path) -> None:
 
 
 def run_metrics(step: Step, run_dir: Path) -> None:
-    """Evaluate one combination's predictions (SPEC §3) into its tidy metrics table."""
+    """Evaluate one combination's predictions (docs/method.md §3) into its tidy metrics table, and its bootstrap
+    replicates (resamples seeded by dataset, seed and split) into ``<name>.bootstrap.parquet`` beside it."""
+    from uqseg.atomic import write_bytes_atomic
+    from uqseg.experiments.paths import replicates_path
     from uqseg.inference.combination import write_table
-    from uqseg.inference.evaluate import evaluate_predictions
+    from uqseg.inference.evaluate import stream_predictions
 
     p = step.params
-    table = evaluate_predictions(inside_run_dir(run_dir, p["predictions"]), open_dataset(run_dir, p["data"]),
-                                 batch_size=p["batch_size"])
-    for i, column in enumerate(("dataset", "seed", "au", "eu")):
-        table.insert(i, column, p[column])
-    write_table(table, inside_run_dir(run_dir, p["out"]))
+    evaluator = stream_predictions(inside_run_dir(run_dir, p["predictions"]), open_dataset(run_dir, p["data"]),
+                                   batch_size=p["batch_size"])
+    table, replicates = evaluator.results(), evaluator.bootstrap(key=f"{p['dataset']}/seed{p['seed']}")
+    for frame in (table, replicates):
+        for i, column in enumerate(("dataset", "seed", "au", "eu")):
+            frame.insert(i, column, p[column])
+    out = inside_run_dir(run_dir, p["out"])
+    buffer = io.BytesIO()
+    replicates.to_parquet(buffer, index=False)
+    write_bytes_atomic(replicates_path(out), buffer.getvalue())  # before the table, whose presence marks the step done
+    write_table(table, out)
 
 
 def run_results(step: Step, run_dir: Path) -> None:
-    """Combine every combination's metrics into ``results.parquet`` and ``results.csv``."""
-    from uqseg.experiments.results import combine_metrics, write_results
+    """Combine every combination's metrics into ``results.parquet`` and ``results.csv`` with 95 % bootstrap
+    intervals, and their replicates into ``bootstrap.parquet`` (docs/method.md §3)."""
+    from uqseg.experiments.paths import replicates_path
+    from uqseg.experiments.results import combine_metrics, combine_replicates, with_intervals, write_results
 
-    write_results(combine_metrics(inside_run_dir(run_dir, path) for path in step.params["metrics"]), run_dir)
+    paths = [inside_run_dir(run_dir, path) for path in step.params["metrics"]]
+    replicates = combine_replicates(replicates_path(path) for path in paths)
+    write_results(with_intervals(combine_metrics(paths), replicates), run_dir, replicates=replicates)
 
 
 def run_report(step: Step, run_dir: Path) -> None:

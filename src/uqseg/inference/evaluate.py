@@ -15,7 +15,7 @@ import pandas as pd
 
 from uqseg.data.contract import Dataset, Split
 from uqseg.errors import InputError, NumericalError
-from uqseg.inference.store import MAP_NAMES, read_attrs
+from uqseg.inference.store import IMAGE_SCORES, MAP_NAMES, read_attrs
 from uqseg.metrics import Evaluator
 
 VALIDATION = "val"
@@ -41,6 +41,14 @@ def _check_alignment(f: h5py.File, path: Path, split: Split, num_classes: int) -
     if f["mean"].shape != (n, num_classes, h, w):
         raise InputError(f"predictions file {path}: mean has shape {f['mean'].shape}, expected "
                          f"{(n, num_classes, h, w)}")
+    if f["pred"].shape != (n, h, w):
+        raise InputError(f"predictions file {path}: pred has shape {f['pred'].shape}, expected {(n, h, w)}")
+    for name in IMAGE_SCORES:
+        if name not in f:
+            raise InputError(f"predictions file {path} lacks the per-image {name!r} (written by an older uqseg); "
+                             "predict again")
+        if f[name].shape != (n,):
+            raise InputError(f"predictions file {path}: {name} has shape {f[name].shape}, expected {(n,)}")
 
 
 def _read_chunk(f: h5py.File, path: Path, split: Split, start: int, stop: int, num_classes: int) -> dict:
@@ -53,10 +61,12 @@ def _read_chunk(f: h5py.File, path: Path, split: Split, start: int, stop: int, n
             index = start + int(np.flatnonzero(bad.reshape(bad.shape[0], -1).any(1))[0])
             raise NumericalError(f"{f.attrs.get('au')}+{f.attrs.get('eu')} split {split.name!r}: non-finite {name} "
                                  f"in {path} at image index {index}")
-    labels = f["sample_labels"][start:stop].astype(np.int64)
-    if labels.size and labels.max() >= num_classes:
-        raise InputError(f"predictions file {path}: sample labels outside [0, {num_classes - 1}]")
-    batch["sample_labels"] = labels.transpose(1, 0, 2, 3)  # the Evaluator takes them label-map-first (L×B×H×W)
+    pred = f["pred"][start:stop].astype(np.int64)
+    if pred.size and pred.max() >= num_classes:
+        raise InputError(f"predictions file {path}: pred holds labels outside [0, {num_classes - 1}]")
+    batch["pred"] = pred  # the argmax of the float32 mean, not of the stored float16 mean
+    for name in IMAGE_SCORES:
+        batch[name] = f[name][start:stop].astype(np.float64)
     batch["annotations"] = np.asarray(split.annotations[start:stop], dtype=np.int64)
     if split.oracle is not None:
         batch["oracle"] = np.asarray(split.oracle[start:stop], dtype=np.float32)
@@ -64,7 +74,13 @@ def _read_chunk(f: h5py.File, path: Path, split: Split, start: int, stop: int, n
 
 
 def evaluate_predictions(pred_dir: Path, dataset: Dataset, *, batch_size: int = 64) -> pd.DataFrame:
-    """The tidy metrics table (docs/conventions.md "Tidy results") of the predictions in ``pred_dir``.
+    """The tidy metrics table (docs/conventions.md "Tidy results") of the predictions in ``pred_dir``."""
+    return stream_predictions(pred_dir, dataset, batch_size=batch_size).results()
+
+
+def stream_predictions(pred_dir: Path, dataset: Dataset, *, batch_size: int = 64) -> Evaluator:
+    """The Evaluator after streaming every split's predictions in ``pred_dir`` (its ``results()`` is the table of
+    ``evaluate_predictions``; its ``bootstrap()`` gives the replicates of the intervals, docs/method.md §3).
 
     Raises InputError naming the file when a predictions file is missing, incomplete or does not align with the
     dataset (N, C, H, W), and NumericalError naming combination, split and image when a map holds NaN/inf.
@@ -85,4 +101,4 @@ def evaluate_predictions(pred_dir: Path, dataset: Dataset, *, batch_size: int = 
                     evaluator.add_validation(batch)
                 else:
                     evaluator.add(name, batch)
-    return evaluator.results()
+    return evaluator
