@@ -26,7 +26,7 @@ def _expected_rows(splits: list[str], ood: list[str]) -> set[tuple[str, str, str
     """(split, task, measure, metric, aggregation) of one combination (docs/conventions.md "Tidy results")."""
     rows = set()
     for split in splits:
-        rows |= {(split, "SEG", "pred", m, "none") for m in ("dice", "ged")}
+        rows |= {(split, "SEG", "pred", m, "none") for m in ("dice", "ged_dice", "ged_iou")}
         rows |= {(split, "AMB", u, m, "none") for u in MEASURES for m in ("ncc", "ncc_oracle")}
         rows |= {(split, "CAL", u, m, "none") for u in MEASURES for m in ("ace_global", "ace_image")}
     for split in ood:

@@ -20,7 +20,7 @@ TRAIN = TrainConfig(epochs=2, batch_size=4, swag_epochs=2, swag_max_cols=2, limi
                     accelerator="cpu")
 INFER = InferenceConfig(samples=2, instances=2, ensemble_size=2, batch_size=4, stored_sample_images=1)
 EXPECTED = {("AMB", "ncc"), ("AMB", "ncc_oracle"), ("CAL", "ace_global"), ("CAL", "ace_image"), ("SEG", "dice"),
-            ("SEG", "ged"), ("COLLAPSE", "eu_au_ratio"), ("OODD", "auroc")}
+            ("SEG", "ged_dice"), ("SEG", "ged_iou"), ("COLLAPSE", "eu_au_ratio"), ("OODD", "auroc")}
 AUS = ("softmax", "ssn", "prob_unet", "diffusion")
 FAMILIES = ("none", "dropout", "swag", "ensemble")
 COMBOS = [(au, eu) for au in AUS for eu in FAMILIES if (au, eu) != ("softmax", "none")]

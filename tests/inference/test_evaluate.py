@@ -18,7 +18,7 @@ TRAIN = TrainConfig(epochs=2, batch_size=4, swag_epochs=2, swag_max_cols=2, lr=1
                     accelerator="cpu")
 INFER = InferenceConfig(samples=3, instances=3, ensemble_size=2, batch_size=4, stored_sample_images=2)
 EXPECTED = {("AMB", "ncc"), ("AMB", "ncc_oracle"), ("CAL", "ace_global"), ("CAL", "ace_image"), ("SEG", "dice"),
-            ("SEG", "ged"), ("COLLAPSE", "eu_au_ratio"), ("OODD", "auroc")}
+            ("SEG", "ged_dice"), ("SEG", "ged_iou"), ("COLLAPSE", "eu_au_ratio"), ("OODD", "auroc")}
 
 
 def _run(tmp_path, eu: str, au: str = "ssn") -> pd.DataFrame:

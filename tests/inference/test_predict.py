@@ -19,6 +19,7 @@ from uqseg.errors import NumericalError
 from uqseg.inference.config import InferenceConfig
 from uqseg.inference.predict import group_seed, predict_split
 from uqseg.inference.store import read_attrs
+from uqseg.metrics import instance_ged
 from uqseg.nn.base import AleatoricModel
 from uqseg.uncertainty import decompose
 
@@ -44,8 +45,12 @@ def test_no_eu_convention_every_sample_is_an_instance(tmp_path) -> None:
         np.testing.assert_array_equal(f["pred"][:3], p.mean(0).argmax(1))
         assert f["samples"].shape == (2, 4, 2, 16, 16)
         np.testing.assert_allclose(f["samples"][:2], p[:, :2].transpose(1, 0, 2, 3, 4), atol=1e-3)
-        assert f["sample_labels"].shape == (4, 4, 16, 16)
-        np.testing.assert_array_equal(f["sample_labels"][:3], p.argmax(2).transpose(1, 0, 2, 3))
+        ann = split.annotations[0:3]
+        ged_ref = instance_ged(p.argmax(2)[:, None], ann, 2)  # No-EU: every sample an instance of one sample
+        np.testing.assert_allclose(f["ged_dice"][:3], ged_ref["dice"].mean(0), atol=1e-12)
+        np.testing.assert_allclose(f["ged_iou"][:3], ged_ref["iou"].mean(0), atol=1e-12)
+        maps = np.concatenate([p.mean(0).argmax(1)[None], p.argmax(2)])  # mean argmax, then each instance's
+        np.testing.assert_allclose(f["bg_fraction"][:3], (maps == 0).mean((0, 2, 3)), atol=1e-12)
     attrs = read_attrs(path)
     assert (attrs["S"], attrs["M"], attrs["num_images"], attrs["au"], attrs["eu"]) == (4, 1, 4, "ssn", "none")
 
@@ -64,7 +69,12 @@ def test_eu_method_matches_decomposition_of_instances(tmp_path) -> None:
         np.testing.assert_allclose(f["tu"][3:4], ref.tu, atol=1e-5)
         np.testing.assert_allclose(f["au"][3:4], ref.au, atol=1e-5)
         np.testing.assert_allclose(f["eu"][3:4], ref.eu, atol=1e-5)
-        assert f["sample_labels"].shape == (4, 3, 16, 16)
+        labels = torch.cat(groups)[:, :, :1].argmax(3).numpy()  # M×S×1×H×W
+        ged_ref = instance_ged(labels, split.annotations[3:4], 2)
+        np.testing.assert_allclose(f["ged_dice"][3:4], ged_ref["dice"].mean(0), atol=1e-12)
+        np.testing.assert_allclose(f["ged_iou"][3:4], ged_ref["iou"].mean(0), atol=1e-12)
+        maps = np.concatenate([f["pred"][3:4][None], torch.cat(groups)[:, :, :1].mean(1).argmax(2).numpy()])
+        np.testing.assert_allclose(f["bg_fraction"][3:4], (maps == 0).mean((0, 2, 3)), atol=1e-12)
 
 
 def test_softmax_uses_one_sample(tmp_path) -> None:

@@ -13,12 +13,13 @@ def _batch(rng, n, shift=0.0):
     p = x / x.sum(-3, keepdims=True)
     m = decompose(p)
     ann = (rng.random((n, 3, 12, 16)) < 0.4 + 0.2 * m.mean[:, 1:2]).astype(np.int64)
-    smp = p[0]
-    return {"tu": m.tu, "au": m.au, "eu": m.eu, "mean": m.mean, "annotations": ann, "samples": smp, "oracle": m.mean}
+    labels = p[0].argmax(2)  # S×B×H×W: S instances of one sample
+    return {"tu": m.tu, "au": m.au, "eu": m.eu, "mean": m.mean, "annotations": ann, "sample_labels": labels,
+            "oracle": m.mean}
 
 
 def _run(batches):
-    ev = Evaluator(2, ood_splits=["ood"], platt_bins=4000)
+    ev = Evaluator(2, ood_splits=["ood"])
     for b in batches["val"]:
         ev.add_validation(b)
     for split in ("test", "ood"):
@@ -34,8 +35,9 @@ def test_streaming_equals_oneshot_and_references():
     ev, res = _run(data)
     assert set(res.columns) == {"split", "task", "measure", "metric", "aggregation", "value", "status"}
     assert (res.status == "ok").all() and res.value.notna().all()
-    cat = {k: {f: np.concatenate([b[f] for b in v], axis=int(f == "samples")) for f in v[0]} for k, v in data.items()}
-    one = Evaluator(2, ood_splits=["ood"], platt_bins=4000)
+    axis = {"sample_labels": 1}
+    cat = {k: {f: np.concatenate([b[f] for b in v], axis=axis.get(f, 0)) for f in v[0]} for k, v in data.items()}
+    one = Evaluator(2, ood_splits=["ood"])
     one.add_validation(cat["val"])
     for s in ("test", "ood"):
         one.add(s, cat[s])

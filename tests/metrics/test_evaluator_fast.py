@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from uqseg.metrics import Evaluator
+from uqseg.metrics import Evaluator, instance_ged
 from uqseg.metrics.calibration import ace_bin_sums
 from uqseg.metrics.evaluator import image_bin_sums
 from uqseg.uncertainty import decompose
@@ -23,22 +23,23 @@ def _batch(rng, n, shift=0.0):
     x = rng.random((3, 2, n, 2, 10, 13)) + shift
     m = decompose(x / x.sum(-3, keepdims=True))
     ann = (rng.random((n, 3, 10, 13)) < 0.3 + 0.4 * m.mean[:, 1:2]).astype(np.int64)
-    return {"tu": m.tu, "au": m.au, "eu": m.eu, "mean": m.mean, "annotations": ann, "samples": x[0] / x[0].sum(2,
-            keepdims=True)}
+    return {"tu": m.tu, "au": m.au, "eu": m.eu, "mean": m.mean, "annotations": ann,
+            "sample_labels": x.argmax(3).astype(np.uint8)}  # M×S×B×H×W
 
 
-def test_sample_labels_give_the_same_table_as_samples():
+def test_stored_ged_gives_the_same_table_as_sample_labels():
     rng = np.random.default_rng(1)
     val, test, ood = _batch(rng, 4), _batch(rng, 3), _batch(rng, 3, shift=0.4)
     tables = []
-    for key in ("samples", "sample_labels"):
+    for stored in (False, True):
         ev = Evaluator(2, ood_splits=["ood"])
         ev.add_validation(val)
         for split, batch in (("test", test), ("ood", ood)):
-            if key == "sample_labels":
-                batch = {**{k: v for k, v in batch.items() if k != "samples"},
-                         "sample_labels": batch["samples"].argmax(2).astype(np.uint8)}
+            if stored:
+                geds = instance_ged(batch["sample_labels"], batch["annotations"])
+                batch = {**{k: v for k, v in batch.items() if k != "sample_labels"},
+                         "ged_dice": geds["dice"].mean(0), "ged_iou": geds["iou"].mean(0)}
             ev.add(split, batch)
         tables.append(ev.results())
-    assert (tables[0].metric == "ged").sum() == 2
+    assert (tables[0].metric == "ged_dice").sum() == 2 and (tables[0].metric == "ged_iou").sum() == 2
     assert tables[0].equals(tables[1])

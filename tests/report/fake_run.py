@@ -48,7 +48,7 @@ def _rows(rng: np.random.Generator, dataset: str, seed: int, au: str, eu: str) -
             for m, v in ace.items():
                 put(split, "CAL", m, metric, "none", max(v + rng.normal(0, 0.01) - shift / 4, 0.005))
         put(split, "SEG", "pred", "dice", "none", 0.7 + au_q + rng.normal(0, 0.02) + shift)
-        put(split, "SEG", "pred", "ged", "none", 0.45 - au_q + rng.normal(0, 0.02) - shift)
+        put(split, "SEG", "pred", "ged_dice", "none", 0.45 - au_q + rng.normal(0, 0.02) - shift)
         for i, agg in enumerate(STRATEGIES):
             ratio = 1.3 if eu == "none" else {"dropout": 0.08, "swag": 0.3, "swag_d": 0.1, "ensemble": 0.4}[eu]
             put(split, "COLLAPSE", "EU/AU", "eu_au_ratio", agg, ratio * (0.5 if au == "softmax" else 1) + 0.01 * i)
@@ -67,6 +67,18 @@ def fake_results(seeds: tuple[int, ...] = SEEDS, datasets: tuple[str, ...] = tup
     rng = np.random.default_rng(seed)
     rows = [r for d in datasets for s in seeds for au, eu in combos() for r in _rows(rng, d, s, au, eu)]
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def fake_replicates(results: pd.DataFrame, replicates: int = 40, seed: int = 0) -> pd.DataFrame:
+    """Bootstrap replicates in the layout of RUN_DIR/bootstrap.parquet: each row's value plus noise (sd 0.02) that
+    is shared by the rows of one dataset, seed and split (paired resamples), float32, NaN where the value is NaN."""
+    rng = np.random.default_rng(seed)
+    shared = {k: rng.normal(0, 0.02, replicates) for k in results.groupby(["dataset", "seed", "split"]).groups}
+    noise = np.stack([shared[k] for k in zip(results.dataset, results.seed, results.split, strict=True)])
+    values = results.value.to_numpy(float)[:, None] + noise + rng.normal(0, 0.005, noise.shape)
+    keys = results.loc[:, ["dataset", "seed", "au", "eu", "split", "task", "measure", "metric", "aggregation"]]
+    wide = pd.DataFrame(values.astype(np.float32), columns=[f"b{i}" for i in range(replicates)])
+    return pd.concat([keys.reset_index(drop=True), wide], axis=1)
 
 
 def fake_split(name: str, n: int, channels: int, classes: int, annotators: int, seed: int) -> Split:
@@ -123,10 +135,14 @@ def write_predictions(path: Path, au: str, eu: str, split: str, n_classes: int, 
                         "predictions": SAMPLES, "complete": True})
 
 
-def write_fake_run(run_dir: Path, *, results: pd.DataFrame | None = None, with_predictions: bool = True) -> Path:
-    """Write results.parquet/.csv, config.yaml, environment.json (the benchmark's formats) and prediction files."""
+def write_fake_run(run_dir: Path, *, results: pd.DataFrame | None = None, with_predictions: bool = True,
+                   with_replicates: bool = True) -> Path:
+    """Write results.parquet/.csv, bootstrap.parquet, config.yaml, environment.json (the benchmark's formats) and
+    prediction files."""
     run_dir.mkdir(parents=True, exist_ok=True)
     results = fake_results() if results is None else results
+    if with_replicates:
+        fake_replicates(results).to_parquet(run_dir / "bootstrap.parquet", index=False)
     results.to_parquet(run_dir / "results.parquet", index=False)
     results.to_csv(run_dir / "results.csv", index=False)
     config = {

@@ -71,7 +71,7 @@ def test_ablation_gives_auroc_and_delta_per_strategy():
 def test_segmentation_next_to_task_performance():
     r = rows(
         ("d", 0, "ssn", "swag", "test", "SEG", "pred", "dice", "none", 0.8),
-        ("d", 0, "ssn", "swag", "test", "SEG", "pred", "ged", "none", 0.3),
+        ("d", 0, "ssn", "swag", "test", "SEG", "pred", "ged_dice", "none", 0.3),
         ("d", 0, "ssn", "swag", "ood-a", "SEG", "pred", "dice", "none", 0.1),
         ("d", 0, "ssn", "swag", "test", "AMB", "AU", "ncc", "none", 0.55),
         ("d", 0, "ssn", "swag", "test", "AMB", "EU", "ncc", "none", 0.2),
@@ -81,7 +81,7 @@ def test_segmentation_next_to_task_performance():
     s = segmentation_vs_performance(r, delta_table(r))
     assert len(s) == 1  # AMB on the ID test only
     row = s.iloc[0]
-    assert (row.task, row.performance, row.dice, row.ged) == ("AMB", pytest.approx(0.55), 0.8, 0.3)
+    assert (row.task, row.performance, row.dice, row.ged_dice) == ("AMB", pytest.approx(0.55), 0.8, 0.3)
 
 
 def test_oracle_table_only_for_datasets_with_an_oracle():

@@ -3,7 +3,9 @@
 For each batch of images, the EU instances are evaluated in groups of ``instance_group`` (batched path), each
 drawing S AU samples; every group feeds the streaming accumulator at once and is dropped, so at most one group of
 one batch's samples is alive. No-EU feeds every AU sample as its own instance (``update_no_eu``). Samples and maps
-are checked for NaN/inf before anything is written.
+are checked for NaN/inf before anything is written. Per-image GED (within each instance, against the split's
+annotations) and the background fraction of every instance's argmax are summed as the groups pass, so memory does
+not grow with S·M (docs/method.md §3).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from uqseg.epistemic.base import EpistemicMethod
 from uqseg.errors import ConfigError, NumericalError
 from uqseg.inference.config import InferenceConfig
 from uqseg.inference.store import create_datasets, write_batch
-from uqseg.uncertainty import UncertaintyAccumulator
+from uqseg.metrics.segmentation import DISTANCES, instance_ged
+from uqseg.uncertainty import UncertaintyAccumulator, discretize
 
 if TYPE_CHECKING:
     from uqseg.training.checkpoint import ModelFactory
@@ -55,11 +58,30 @@ def _check_finite(value: Tensor | np.ndarray, what: str, where: str, start: int,
         raise NumericalError(f"{where}: non-finite {what} at image index {index}")
 
 
+def _add_instance_scores(samples: Tensor, no_eu: bool, annotations: np.ndarray, num_classes: int,
+                         ged_sums: dict[str, np.ndarray], bg_sum: np.ndarray) -> None:
+    """Add one group's per-image GED sums and instance-argmax background fractions (docs/method.md §3).
+
+    samples is G×S×B×C×H×W; No-EU (G = 1) counts each of its S samples as an instance of one sample.
+    """
+    labels = samples.argmax(3).to(torch.uint8)  # G×S×B×H×W
+    instances = samples[0] if no_eu else samples.mean(1)  # instance means, G'×B×C×H×W
+    if no_eu:
+        labels = labels[0][:, None]
+    bg_sum += (instances.argmax(2) == 0).double().mean((-2, -1)).sum(0).cpu().numpy()
+    for d, v in instance_ged(labels.cpu().numpy(), annotations, num_classes).items():
+        ged_sums[d] += v.sum(0)
+
+
 def predict_split(
     au: str, eu: str, method: EpistemicMethod, split: Split, out_path: Path, cfg: InferenceConfig
 ) -> Path:
     """Predict TU/AU/EU maps, the mean and its argmax for every image of ``split`` into ``out_path`` (HDF5).
 
+    Also stores per image ``ged_dice`` and ``ged_iou`` (GED within each EU instance over its S AU samples against
+    the split's annotators, averaged over instances; No-EU: S instances of one sample) and ``bg_fraction`` (the
+    background fraction averaged over the mean's argmax and, with several instances, each instance's argmax).
+    With ``cfg.discretize`` every AU sample becomes the one-hot map of its argmax first (paper appendix A.3).
     Deterministic given ``cfg``. Raises NumericalError naming ``au+eu``, the split and the image index when a sample
     or map is NaN/inf; nothing is left under ``out_path`` then.
     """
@@ -79,19 +101,24 @@ def predict_split(
     k = min(cfg.stored_sample_images, n_images)
     groups = [list(range(g, min(g + cfg.instance_group, m_total))) for g in range(0, m_total, cfg.instance_group)]
     with atomic_path(out_path) as tmp, h5py.File(tmp, "w") as f:
-        create_datasets(f, n_images, c, h, w, s if no_eu else m_total, k, s)
+        create_datasets(f, n_images, c, h, w, k, s)
+        n_groups = s if no_eu else m_total
         start = 0
         for b, batch in enumerate(split.batches(cfg.batch_size)):
             images = torch.from_numpy(batch["image"]).to(device)
+            annotations = np.asarray(batch["annotations"], dtype=np.int64)
             acc = UncertaintyAccumulator()
-            labels: list[Tensor] = []
+            ged_sums = {d: np.zeros(images.shape[0]) for d in DISTANCES}
+            bg_sum = np.zeros(images.shape[0])
             for g, ms in enumerate(groups):
                 with torch.no_grad(), network_context(cfg, device):
                     samples = method.sample_instances(images, s, ms, group_seed(cfg.seed, b, g)).float()
                 _check_finite(samples, "AU samples", where, start, image_axis=2)
+                if cfg.discretize:
+                    samples = discretize(samples)
                 for i in range(len(ms)):
                     (acc.update_no_eu if no_eu else acc.update)(samples[i])
-                labels.append(samples[0].argmax(2) if no_eu else samples[:, 0].argmax(2))
+                _add_instance_scores(samples, no_eu, annotations, c, ged_sums, bg_sum)
                 if g == 0 and start < k:
                     stop = min(k, start + images.shape[0])
                     f["samples"][start:stop] = samples[0, :, : stop - start].transpose(0, 1).cpu().numpy()
@@ -103,9 +130,12 @@ def predict_split(
                 _check_finite(value, f"{name} map", where, start)
             arrays["mean"] = mean.astype(np.float16)
             arrays["pred"] = mean.argmax(1).astype(np.uint8)
-            arrays["sample_labels"] = torch.cat(labels).transpose(0, 1).to(torch.uint8).cpu().numpy()
+            bg_pred = (arrays["pred"] == 0).mean((1, 2))
+            arrays["bg_fraction"] = bg_pred if n_groups == 1 else (bg_pred + bg_sum) / (1 + n_groups)
+            arrays.update({f"ged_{d}": v / n_groups for d, v in ged_sums.items()})
             write_batch(f, start, arrays)
             start += images.shape[0]
+            del maps, arrays, mean, acc  # drop this batch before the next one is sampled
         f.attrs.update({"au": au, "eu": eu, "split": split.name, "S": s, "M": m_total, "num_images": n_images,
                         "predictions": s * m_total, "seed": cfg.seed, "no_eu_convention": no_eu,
                         "config": cfg.model_dump_json()})

@@ -19,7 +19,7 @@ from uqseg.inference.config import InferenceConfig
 from uqseg.inference.predict import group_seed, load_method
 from uqseg.inference.user_image import channel_stats, read_image, to_model_input
 from uqseg.training.plan import TrainingRun, member_seed, validate_combination
-from uqseg.uncertainty import UncertaintyAccumulator
+from uqseg.uncertainty import UncertaintyAccumulator, discretize
 
 
 def _load_run(record_path: Path) -> TrainingRun | None:
@@ -89,6 +89,8 @@ def predict_image(root: Path, au: str, eu: str, image_path: Path, out_dir: Path,
         ms = list(range(start, min(start + cfg.instance_group, method.num_instances)))
         with torch.no_grad():
             samples = method.sample_instances(x.to(cfg.device), s, ms, group_seed(cfg.seed, 0, g)).float().cpu()
+        if cfg.discretize:
+            samples = discretize(samples)
         for i in range(len(ms)):
             (acc.update_no_eu if eu == "none" else acc.update)(samples[i])
         first = samples[0, :, 0] if first is None else first

@@ -1,9 +1,11 @@
 """The per-split predictions file (docs/conventions.md "Run directory"): one compressed HDF5 written atomically.
 
 Datasets: ``tu``, ``au``, ``eu`` (N×H×W float32), ``mean`` (N×C×H×W float16), ``pred`` (N×H×W uint8, argmax of
-the mean), ``samples`` (k×n×C×H×W float16: the first k images' AU samples of the first EU instance) and
-``sample_labels`` (N×L×H×W uint8: one predictive label map per EU instance — its first AU sample — or, for
-No-EU, per AU sample; used for GED). Same orientation as the annotations (row = y, column = x; nothing is
+the mean), ``samples`` (k×n×C×H×W float16: the first k images' AU samples of the first EU instance) and three
+per-image scores (N, float64): ``ged_dice`` and ``ged_iou`` (GED within each EU instance over its AU samples,
+averaged over instances; No-EU: every AU sample its own instance; docs/method.md §3) and ``bg_fraction`` (the
+predicted background fraction averaged over the mean map's argmax and, when there are several, every instance's
+argmax: the authors' threshold quantile). Same orientation as the annotations (row = y, column = x; nothing is
 transposed). Attributes: ``au``, ``eu``, ``split``, ``S``, ``M``, ``num_images``, ``predictions`` and
 ``complete`` (set last; with the atomic rename a reader never sees a partial file under the final name).
 """
@@ -20,11 +22,12 @@ import numpy as np
 from uqseg.errors import InputError
 
 MAP_NAMES = ("tu", "au", "eu")
-REQUIRED = (*MAP_NAMES, "mean", "pred", "sample_labels")
+IMAGE_SCORES = ("ged_dice", "ged_iou", "bg_fraction")
+REQUIRED = (*MAP_NAMES, "mean", "pred")
 _GZIP = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
 
 
-def create_datasets(f: h5py.File, n: int, c: int, h: int, w: int, labels: int, k: int, s: int) -> None:
+def create_datasets(f: h5py.File, n: int, c: int, h: int, w: int, k: int, s: int) -> None:
     """Create the (empty, chunked per image) datasets of a predictions file."""
     if c > 255:
         raise InputError(f"{c} classes do not fit the uint8 label maps of a predictions file")
@@ -32,7 +35,8 @@ def create_datasets(f: h5py.File, n: int, c: int, h: int, w: int, labels: int, k
         f.create_dataset(name, (n, h, w), dtype="float32", chunks=(1, h, w), **_GZIP)
     f.create_dataset("mean", (n, c, h, w), dtype="float16", chunks=(1, c, h, w), **_GZIP)
     f.create_dataset("pred", (n, h, w), dtype="uint8", chunks=(1, h, w), **_GZIP)
-    f.create_dataset("sample_labels", (n, labels, h, w), dtype="uint8", chunks=(1, labels, h, w), **_GZIP)
+    for name in IMAGE_SCORES:
+        f.create_dataset(name, (n,), dtype="float64")
     f.create_dataset("samples", (k, s, c, h, w), dtype="float16", chunks=(1, s, c, h, w) if k else None, **_GZIP)
 
 

@@ -1,7 +1,8 @@
-"""CAL: per-annotator correctness, Platt scaling from a streamed histogram, and ACE (SPEC §3 CAL)."""
+"""CAL: per-annotator correctness, Platt scaling from a scale-free streamed histogram, and ACE (docs/method.md §3)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -20,31 +21,122 @@ def pixel_correctness(annotations: Any, pred: Any) -> np.ndarray:
     return (a == p[..., None, :, :]).astype(np.float64)
 
 
-def fit_platt(u: Any, correct: Any, weight: Any | None = None) -> tuple[float, float]:
-    """Weighted logistic regression of correctness on −u: conf = σ(a·(−u) + b). Returns (a, b) (SPEC §3 CAL).
+def _fit_logistic(
+    count: np.ndarray, sum_u: np.ndarray, correct: np.ndarray, correct_u: np.ndarray
+) -> tuple[float, float]:
+    """Unregularised weighted logistic regression of correctness on −u from per-row sums (docs/method.md §3 CAL).
 
-    u and correct are 1-D; weight (optional) gives each row's count, so a histogram of bin centres with
-    correct/incorrect counts fits the streamed problem. Unregularised; BFGS on the weight-centred −u.
+    Row r stands for count[r] pixel-annotator pairs with Σu = sum_u[r], of which correct[r] are correct with
+    Σu over the correct ones = correct_u[r]. The correct-label term of the log-likelihood is linear in u and is
+    exact; the log-partition term evaluates each row at its mean u, so the fit is exact when each row holds one
+    value of u. Newton (trust region) on −u standardised to weighted mean 0 and s.d. 1, then mapped back.
     """
-    x = -as_array(u, "u", 1)
+    keep = count > 0
+    n, su, c, cu = count[keep], sum_u[keep], correct[keep], correct_u[keep]
+    total = float(n.sum())
+    x = -su / n
+    shift = float(np.sum(n * x) / total)
+    scale = float(np.sqrt(np.sum(n * (x - shift) ** 2) / total)) or 1.0
+    xs = (x - shift) / scale
+    y_sum = float(c.sum()) / total
+    yx_sum = float(np.sum(-cu - shift * c)) / scale / total
+    wn = n / total
+
+    def nll(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        z = theta[0] * xs + theta[1]
+        p = 1.0 / (1.0 + np.exp(-z))
+        loss = float(np.sum(wn * np.logaddexp(0, z))) - theta[0] * yx_sum - theta[1] * y_sum
+        return loss, np.array([np.sum(wn * p * xs) - yx_sum, np.sum(wn * p) - y_sum])
+
+    def hess(theta: np.ndarray) -> np.ndarray:
+        z = theta[0] * xs + theta[1]
+        v = wn / (2.0 + np.exp(z) + np.exp(-z))
+        return np.array([[np.sum(v * xs * xs), np.sum(v * xs)], [np.sum(v * xs), np.sum(v)]])
+
+    res = minimize(nll, np.zeros(2), jac=True, hess=hess, method="trust-exact", options={"gtol": 1e-12,
+                                                                                         "maxiter": 500})
+    alpha, beta = float(res.x[0]), float(res.x[1])
+    return alpha / scale, beta - alpha * shift / scale
+
+
+def fit_platt(u: Any, correct: Any, weight: Any | None = None) -> tuple[float, float]:
+    """Weighted logistic regression of correctness on −u: conf = σ(a·(−u) + b). Returns (a, b) (docs/method.md §3).
+
+    u and correct are 1-D (correct may be a fraction in [0, 1]); weight (optional) gives each row's count.
+    Unregularised, the exact maximum-likelihood fit.
+    """
+    x = as_array(u, "u", 1)
     y = as_array(correct, "correct", 1)
     w = np.ones_like(x) if weight is None else as_array(weight, "weight", 1)
     if not (x.shape == y.shape == w.shape):
         raise InputError(f"u, correct, weight must have equal length, got {x.shape}, {y.shape}, {w.shape}")
     if (w < 0).any() or w.sum() <= 0:
         raise InputError("weight must be non-negative with a positive sum")
-    w = w / w.sum()
-    shift = float(np.sum(w * x))
-    x = x - shift
+    return _fit_logistic(w, w * x, w * y, w * y * x)
 
-    def nll(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        z = theta[0] * x + theta[1]
-        loss = np.sum(w * (np.logaddexp(0, z) - y * z))
-        g = w * (1 / (1 + np.exp(-z)) - y)
-        return float(loss), np.array([np.sum(g * x), np.sum(g)])
 
-    res = minimize(nll, np.zeros(2), jac=True, method="BFGS", options={"gtol": 1e-12, "maxiter": 1000})
-    return float(res.x[0]), float(res.x[1] - res.x[0] * shift)
+class UncertaintyHistogram:
+    """Scale-free streamed statistics of one uncertainty measure on the validation split (docs/method.md §3).
+
+    One bin holds the exact zeros; ``bins`` log-spaced bins cover [low, high] (values outside go to the end bins).
+    Each bin keeps its pixel count and Σu, and over pixel-annotator pairs the count, Σu, the correct count and Σu
+    of the correct pairs. The Platt fit is then exact in its linear term and evaluates the rest at each bin's mean
+    u (relative bin width (high/low)^(1/bins) − 1, 4.9e-4 by default), whatever the scale of u; the quantile is
+    the mean u of the bin holding it, so its relative error is below the bin width.
+    """
+
+    def __init__(self, bins: int = 1 << 16, low: float = 1e-12, high: float = 1e2) -> None:
+        if bins < 1 or not 0 < low < high:
+            raise InputError(f"need bins >= 1 and 0 < low < high, got bins={bins}, low={low}, high={high}")
+        self.bins, self.low, self.high = bins, low, high
+        self._log_low = math.log(low)
+        self._per_log = bins / (math.log(high) - self._log_low)
+        self.sums = np.zeros((bins + 1, 6))  # pixels, Σu, pairs, pairs·u, correct, correct·u
+
+    def _index(self, u: np.ndarray) -> np.ndarray:
+        pos = u > 0
+        idx = np.zeros(u.shape, dtype=np.int64)
+        logs = (np.log(u[pos]) - self._log_low) * self._per_log
+        idx[pos] = 1 + np.clip(logs, 0, self.bins - 1).astype(np.int64)
+        return idx
+
+    def add(self, u: Any, correct: Any, annotators: int) -> None:
+        """Add pixels with values u (any shape, ≥ 0) and per-pixel correct-annotator counts (same shape)."""
+        x = as_array(u, "u").ravel()
+        y = as_array(correct, "correct").ravel()
+        if x.shape != y.shape:
+            raise InputError(f"u and correct differ in size: {x.size} vs {y.size}")
+        if (x < 0).any():
+            raise InputError(f"uncertainty values must be >= 0, got minimum {x.min():.3g}")
+        if annotators < 1 or (y < 0).any() or (y > annotators).any():
+            raise InputError(f"correct counts must lie in [0, annotators={annotators}]")
+        idx = self._index(x)
+        size = self.bins + 1
+        pixels = np.bincount(idx, minlength=size).astype(np.float64)
+        sum_u = np.bincount(idx, weights=x, minlength=size)
+        self.sums += np.stack([pixels, sum_u, annotators * pixels, annotators * sum_u,
+                               np.bincount(idx, weights=y, minlength=size),
+                               np.bincount(idx, weights=y * x, minlength=size)], axis=1)
+
+    def fit_platt(self) -> tuple[float, float]:
+        """Platt (a, b) of conf = σ(a·(−u) + b) over every pixel-annotator pair added."""
+        if self.sums[:, 2].sum() <= 0:
+            raise InputError("no pixels were added to the uncertainty histogram")
+        s = self.sums
+        return _fit_logistic(s[:, 2], s[:, 3], s[:, 4], s[:, 5])
+
+    def quantile(self, q: float) -> float:
+        """The q-quantile of the pixel values added (0 when it falls among the exact zeros)."""
+        if not 0 <= q <= 1:
+            raise InputError(f"quantile q must lie in [0, 1], got {q}")
+        counts = self.sums[:, 0]
+        cum = np.cumsum(counts)
+        if cum[-1] <= 0:
+            raise InputError("no pixels were added to the uncertainty histogram")
+        nonempty = np.flatnonzero(counts)
+        first = int(np.searchsorted(cum, q * cum[-1], side="left"))
+        i = int(nonempty[min(int(np.searchsorted(nonempty, first)), nonempty.size - 1)])
+        return float(self.sums[i, 1] / counts[i])
 
 
 def platt_confidence(u: Any, a: float, b: float) -> np.ndarray:

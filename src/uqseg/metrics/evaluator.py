@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -14,12 +13,11 @@ from uqseg.errors import InputError
 from uqseg.metrics._check import as_array
 from uqseg.metrics.aggregation import STRATEGIES, aggregate
 from uqseg.metrics.ambiguity import annotator_variance, ncc
-from uqseg.metrics.calibration import ace_from_sums, fit_platt, pixel_correctness, platt_confidence
+from uqseg.metrics.calibration import UncertaintyHistogram, ace_from_sums, pixel_correctness, platt_confidence
 from uqseg.metrics.ood import auroc
-from uqseg.metrics.segmentation import dice, ged
+from uqseg.metrics.segmentation import DISTANCES, dice, instance_ged
 
 MEASURES = ("TU", "AU", "EU")
-TAU_BINS = 1 << 16
 
 
 def image_bin_sums(confidence: np.ndarray, correct: np.ndarray, bins: int) -> np.ndarray:
@@ -41,25 +39,21 @@ class Evaluator:
     """Streams validation, ID test and OOD batches; keeps only per-image scores and fixed-size histograms.
 
     Validation must be streamed (add_validation) before the first add(); the first add() fits, per measure, the
-    Platt (a, b) from a platt_bins histogram of u on [0, log C] and τ from a 2^16-bin histogram (bin-midpoint
-    quantile, error ≤ log C / 2^17).
+    Platt (a, b) and τ from a scale-free ``UncertaintyHistogram`` (log-spaced bins plus a zero bin, each bin
+    represented by the mean u of its pixels), so EU maps 10⁶ times smaller than AU are fitted as exactly as AU
+    (docs/method.md §3 CAL, OODD).
     """
 
     def __init__(self, num_classes: int, *, ood_splits: Sequence[str], id_split: str = "test", ace_bins: int = 20,
-                 patch_size: int = 10, ged_distance: str = "iou", platt_bins: int = 2000) -> None:
+                 patch_size: int = 10, histogram_bins: int = 1 << 16) -> None:
         if num_classes < 2:
             raise InputError(f"num_classes must be >= 2, got {num_classes}")
-        if ged_distance not in ("iou", "dice"):
-            raise InputError(f"ged_distance must be 'iou' or 'dice', got {ged_distance!r}")
         if id_split in ood_splits:
             raise InputError(f"id_split {id_split!r} is also listed in ood_splits")
         self.C, self.ood_splits, self.id_split = num_classes, list(ood_splits), id_split
-        self.ace_bins, self.patch_size, self.platt_bins = ace_bins, patch_size, platt_bins
-        self.ged_distance = ged_distance
-        self.umax = math.log(num_classes)
-        self._platt_hist = {m: np.zeros((platt_bins, 2)) for m in MEASURES}
-        self._tau_hist = {m: np.zeros(TAU_BINS) for m in MEASURES}
-        self._bg_sum, self._pix = 0.0, 0
+        self.ace_bins, self.patch_size = ace_bins, patch_size
+        self._hist = {m: UncertaintyHistogram(histogram_bins) for m in MEASURES}
+        self._bg_sum, self._bg_images = 0.0, 0
         self.platt: dict[str, tuple[float, float]] | None = None
         self.tau: dict[str, float] | None = None
         self._scores: dict[tuple, list] = defaultdict(list)
@@ -67,14 +61,24 @@ class Evaluator:
         self._image_ace: dict[tuple, list[np.ndarray]] = defaultdict(list)
 
     def _unpack(self, batch: dict[str, Any]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-        """Validate a batch; return maps, pred (B×H×W) and annotations (B×K×H×W)."""
+        """Validate a batch; return maps, pred (B×H×W) and annotations (B×K×H×W).
+
+        pred is ``batch["pred"]`` when given (the stored argmax of the float32 mean), else the argmax of ``mean``.
+        """
         for k in ("tu", "au", "eu", "mean", "annotations"):
             if k not in batch:
                 raise InputError(f"batch lacks {k!r}")
         mean = as_array(batch["mean"], "batch['mean']", 4)
         if mean.shape[1] != self.C:
             raise InputError(f"batch['mean'] has {mean.shape[1]} classes, expected {self.C}")
-        pred = mean.argmax(1)
+        if batch.get("pred") is None:
+            pred = mean.argmax(1)
+        else:
+            pred = as_array(batch["pred"], "batch['pred']", 3, integer=True).astype(np.int64)
+            if pred.shape != mean.shape[:1] + mean.shape[2:]:
+                raise InputError(f"batch['pred'] shape {pred.shape} does not match mean {mean.shape}")
+            if pred.size and (pred.min() < 0 or pred.max() >= self.C):
+                raise InputError(f"batch['pred'] holds labels outside [0, {self.C - 1}]")
         maps = {m: as_array(batch[m.lower()], f"batch[{m.lower()!r}]", 3) for m in MEASURES}
         for m, u in maps.items():
             if u.shape != pred.shape:
@@ -86,45 +90,58 @@ class Evaluator:
             raise InputError(f"batch['annotations'] holds labels outside [0, {self.C - 1}]")
         return maps, pred, ann
 
-    def _bin(self, u: np.ndarray, n: int) -> np.ndarray:
-        return np.clip((u / self.umax * n).astype(np.int64), 0, n - 1)
-
     def add_validation(self, batch: dict[str, Any]) -> None:
-        """Stream one validation batch into the Platt and τ histograms (SPEC §3 CAL, OODD threshold)."""
+        """Stream one validation batch into the Platt and τ histograms (docs/method.md §3 CAL, OODD threshold).
+
+        ``batch["bg_fraction"]`` (B,), when given, is each image's predicted background fraction averaged over the
+        mean map's argmax and every EU instance's argmax (the authors' quantile); else pred's background fraction.
+        """
         if self.platt is not None:
             raise InputError("add_validation() after add(): validation statistics are already fitted")
         maps, pred, ann = self._unpack(batch)
-        corr = pixel_correctness(ann, pred).sum(1).ravel()
-        k = ann.shape[1]
-        self._bg_sum += float((pred == 0).sum())
-        self._pix += pred.size
+        corr = pixel_correctness(ann, pred).sum(1)
+        if batch.get("bg_fraction") is None:
+            bg = (pred == 0).mean((1, 2))
+        else:
+            bg = as_array(batch["bg_fraction"], "batch['bg_fraction']", 1)
+            if bg.shape != pred.shape[:1] or (bg < 0).any() or (bg > 1).any():
+                raise InputError(f"batch['bg_fraction'] must be {pred.shape[:1]} values in [0, 1], got shape "
+                                 f"{bg.shape}")
+        self._bg_sum += float(bg.sum())
+        self._bg_images += bg.size
         for m, u in maps.items():
-            ub = self._bin(u.ravel(), self.platt_bins)
-            self._platt_hist[m][:, 0] += np.bincount(ub, weights=corr, minlength=self.platt_bins)
-            self._platt_hist[m][:, 1] += np.bincount(ub, weights=k - corr, minlength=self.platt_bins)
-            self._tau_hist[m] += np.bincount(self._bin(u.ravel(), TAU_BINS), minlength=TAU_BINS)
+            self._hist[m].add(u, corr, ann.shape[1])
 
     def _fit(self) -> None:
-        if self._pix == 0:
+        if self._bg_images == 0:
             raise InputError("stream the validation split with add_validation() before add()")
-        q = self._bg_sum / self._pix
-        centres = (np.arange(self.platt_bins) + 0.5) / self.platt_bins * self.umax
-        self.platt, self.tau = {}, {}
-        for m in MEASURES:
-            h = self._platt_hist[m]
-            keep = h.sum(1) > 0
-            u = np.r_[centres[keep], centres[keep]]
-            y = np.r_[np.ones(keep.sum()), np.zeros(keep.sum())]
-            w = np.r_[h[keep, 0], h[keep, 1]]
-            self.platt[m] = fit_platt(u, y, w)
-            cdf = np.cumsum(self._tau_hist[m]) / self._tau_hist[m].sum()
-            i = int(np.searchsorted(cdf, q, side="left"))
-            self.tau[m] = (min(i, TAU_BINS - 1) + 0.5) / TAU_BINS * self.umax
+        q = self._bg_sum / self._bg_images
+        self.platt = {m: self._hist[m].fit_platt() for m in MEASURES}
+        self.tau = {m: self._hist[m].quantile(q) for m in MEASURES}
+
+    def _ged(self, batch: dict[str, Any], ann: np.ndarray) -> dict[str, np.ndarray] | None:
+        """Per-image GED for each distance: stored values, or computed from ``sample_labels``."""
+        if all(batch.get(f"ged_{k}") is not None for k in DISTANCES):
+            out = {k: as_array(batch[f"ged_{k}"], f"batch['ged_{k}']", 1) for k in DISTANCES}
+            for k, v in out.items():
+                if v.shape != ann.shape[:1]:
+                    raise InputError(f"batch['ged_{k}'] has shape {v.shape}, expected {ann.shape[:1]}")
+            return out
+        if batch.get("sample_labels") is None:
+            return None
+        labels = as_array(batch["sample_labels"], "batch['sample_labels']", integer=True)
+        if labels.ndim == 4:
+            labels = labels[:, None]
+        if labels.ndim != 5:
+            raise InputError(f"batch['sample_labels'] must be L×B×H×W or M×S×B×H×W, got shape {labels.shape}")
+        return {k: v.mean(0) for k, v in instance_ged(labels, ann, self.C).items()}
 
     def add(self, split: str, batch: dict[str, Any]) -> None:
-        """Stream one batch of the ID test split or an OOD split.
+        """Stream one batch of the ID test split or an OOD split (docs/method.md §3).
 
-        GED uses ``sample_labels`` (L×B×H×W class indices) when given, else the argmax of ``samples`` (L×B×C×H×W).
+        GED (metrics ``ged_dice`` and ``ged_iou``) takes the per-image ``ged_dice`` and ``ged_iou`` (B,) when given
+        (a predictions file stores them), else ``sample_labels``: M×S×B×H×W class indices, GED within each
+        instance averaged over instances, or L×B×H×W, L instances of one sample each (the No-EU convention).
         """
         if split != self.id_split and split not in self.ood_splits:
             raise InputError(f"split {split!r} is neither id_split nor one of ood_splits")
@@ -156,13 +173,9 @@ class Evaluator:
                 sc = aggregate(u, pred, agg, tau=self.tau[m], patch_size=self.patch_size)
                 self._scores[(split, "OODD", m, agg)].extend(sc)
         self._scores[(split, "SEG", "pred", "dice")].extend(dice(pred, ann, self.C))
-        labels = None
-        if batch.get("sample_labels") is not None:
-            labels = as_array(batch["sample_labels"], "batch['sample_labels']", 4, integer=True)
-        elif batch.get("samples") is not None:
-            labels = as_array(batch["samples"], "batch['samples']", 5).argmax(2)
-        if labels is not None:
-            self._scores[(split, "SEG", "pred", "ged")].extend(ged(labels, ann, self.C, self.ged_distance))
+        geds = self._ged(batch, ann)
+        for k, v in (geds or {}).items():
+            self._scores[(split, "SEG", "pred", f"ged_{k}")].extend(v)
 
     def results(self) -> pd.DataFrame:
         """Tidy table with columns split, task, measure, metric, aggregation, value, status."""
@@ -181,7 +194,7 @@ class Evaluator:
                         put(s, "AMB", m, metric, "none", float(np.mean(v)))
                 put(s, "CAL", m, "ace_global", "none", ace_from_sums(self._ace_sums[(s, m)]), "undefined: no pixels")
                 put(s, "CAL", m, "ace_image", "none", float(np.mean(self._scores[(s, "CAL", m, "ace_image")])))
-            for metric in ("dice", "ged"):
+            for metric in ("dice", *(f"ged_{k}" for k in DISTANCES)):
                 v = self._scores.get((s, "SEG", "pred", metric))
                 if v:
                     put(s, "SEG", "pred", metric, "none", float(np.mean(v)))

@@ -38,20 +38,56 @@ def dice(pred: Any, annotations: Any, num_classes: int = 2) -> np.ndarray:
     return _overlap(p[:, None], a, _classes(num_classes), "dice").mean(1)
 
 
-def ged(samples: Any, annotations: Any, num_classes: int = 2, distance: str = "iou") -> np.ndarray:
-    """Per-image squared GED: 2E d(S,Y) − E d(S,S') − E d(Y,Y'), d = 1−IoU (default) or 1−Dice.
+DISTANCES = ("dice", "iou")
 
-    samples: n×B×H×W label maps (argmax of AU samples); annotations B×K×H×W. Empty-empty distance is 0.
+
+def _pair_distances(x: np.ndarray, y: np.ndarray, classes: list[int]) -> dict[str, np.ndarray]:
+    """1 − Dice and 1 − IoU of every pair (x_i, y_j), macro over classes, empty-empty distance 0; B×nx×ny each.
+
+    x is nx×B×H×W and y ny×B×H×W label maps; the intersections come from one matrix product per class.
     """
-    if distance not in ("iou", "dice"):
+    nx, b = x.shape[:2]
+    ny = y.shape[0]
+    sims: dict[str, list[np.ndarray]] = {k: [] for k in DISTANCES}
+    for c in classes:
+        xc = (x == c).reshape(nx, b, -1).transpose(1, 0, 2).astype(np.float64)
+        yc = (y == c).reshape(ny, b, -1).transpose(1, 0, 2).astype(np.float64)
+        inter = xc @ yc.transpose(0, 2, 1)
+        sx, sy = xc.sum(2)[:, :, None], yc.sum(2)[:, None, :]
+        for kind, num, den in (("dice", 2 * inter, sx + sy), ("iou", inter, sx + sy - inter)):
+            sims[kind].append(np.where(den > 0, num / np.maximum(den, 1), 1.0))
+    return {k: 1 - np.mean(v, axis=0) for k, v in sims.items()}
+
+
+def instance_ged(labels: Any, annotations: Any, num_classes: int = 2) -> dict[str, np.ndarray]:
+    """Squared GED within each EU instance, for d = 1 − Dice and d = 1 − IoU (docs/method.md §3).
+
+    labels: M×S×B×H×W class indices (the argmax of each instance's S AU samples; a model without EU passes its S
+    samples as M = S instances of one sample); annotations B×K×H×W. Per instance and image,
+    GED = 2·E d(S, Y) − E d(S, S') − E d(Y, Y'), every expectation over all ordered pairs (self-pairs included).
+    Returns {"dice": M×B, "iou": M×B}; the authors average these over instances.
+    """
+    s = as_array(labels, "labels", 5, integer=True)
+    a = as_array(annotations, "annotations", 4, integer=True)
+    if s.shape[2:3] + s.shape[3:] != a.shape[:1] + a.shape[2:]:
+        raise InputError(f"labels {s.shape} do not match annotations {a.shape} as M×S×B×H×W and B×K×H×W")
+    cls = _classes(num_classes)
+    yy = _pair_distances(a.transpose(1, 0, 2, 3), a.transpose(1, 0, 2, 3), cls)
+    out: dict[str, list[np.ndarray]] = {k: [] for k in DISTANCES}
+    for inst in s:
+        sy, ss = _pair_distances(inst, a.transpose(1, 0, 2, 3), cls), _pair_distances(inst, inst, cls)
+        for k in DISTANCES:
+            out[k].append(2 * sy[k].mean((1, 2)) - ss[k].mean((1, 2)) - yy[k].mean((1, 2)))
+    return {k: np.stack(v) for k, v in out.items()}
+
+
+def ged(samples: Any, annotations: Any, num_classes: int = 2, distance: str = "iou") -> np.ndarray:
+    """Per-image squared GED of one pool of n samples: 2E d(S,Y) − E d(S,S') − E d(Y,Y') (docs/method.md §3).
+
+    samples: n×B×H×W label maps (argmax of AU samples); annotations B×K×H×W; d = 1 − IoU (default) or 1 − Dice.
+    Empty-empty distance is 0.
+    """
+    if distance not in DISTANCES:
         raise InputError(f"distance must be 'iou' or 'dice', got {distance!r}")
     s = as_array(samples, "samples", 4, integer=True)
-    a = as_array(annotations, "annotations", 4, integer=True)
-    if s.shape[1:2] + s.shape[2:] != a.shape[:1] + a.shape[2:]:
-        raise InputError(f"samples {s.shape} do not match annotations {a.shape}")
-    cls = _classes(num_classes)
-    s = s.transpose(1, 0, 2, 3)
-    sy = 1 - _overlap(s[:, :, None], a[:, None], cls, distance)
-    ss = 1 - _overlap(s[:, :, None], s[:, None], cls, distance)
-    yy = 1 - _overlap(a[:, :, None], a[:, None], cls, distance)
-    return 2 * sy.mean((1, 2)) - ss.mean((1, 2)) - yy.mean((1, 2))
+    return instance_ged(s[None], annotations, num_classes)[distance][0]

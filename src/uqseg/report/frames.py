@@ -78,15 +78,15 @@ def ablation_table(results: pd.DataFrame, strategies: Sequence[str] = STRATEGIES
 def segmentation_vs_performance(results: pd.DataFrame, deltas: pd.DataFrame) -> pd.DataFrame:
     """ID-test Dice and GED (SPEC §3 Segmentation quality) next to each task's performance (the correct measure's
     value; AMB and CAL on the ID test, OODD on the OOD mean), per dataset, seed and combination.
-    Columns: dataset, seed, au, eu, task, performance, dice, ged."""
+    Columns: dataset, seed, au, eu, task, performance, dice, ged_dice (GED with d = 1 − Dice, as the authors)."""
     res = check_results(results)
-    seg = res[(res.task == "SEG") & (res.split == "test") & res.metric.isin(["dice", "ged"])]
+    seg = res[(res.task == "SEG") & (res.split == "test") & res.metric.isin(["dice", "ged_dice"])]
     seg = seg.set_index([*KEYS, "metric"])["value"].unstack("metric")
-    seg = seg.reindex(columns=["dice", "ged"]).rename_axis(columns=None).reset_index()
+    seg = seg.reindex(columns=["dice", "ged_dice"]).rename_axis(columns=None).reset_index()
     perf = performance_from_deltas(deltas)
     perf = perf[(perf.group == "ID") | (perf.task == "OODD")]
     perf = perf[[*KEYS, "task", "value"]].rename(columns={"value": "performance"})
-    return perf.merge(seg, on=KEYS, how="inner")[[*KEYS, "task", "performance", "dice", "ged"]]
+    return perf.merge(seg, on=KEYS, how="inner")[[*KEYS, "task", "performance", "dice", "ged_dice"]]
 
 
 def oracle_table(results: pd.DataFrame) -> pd.DataFrame:

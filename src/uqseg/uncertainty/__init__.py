@@ -1,6 +1,6 @@
 """Uncertainty decomposition TU/AU/EU (SPEC §1)."""
 
 from uqseg.uncertainty.accumulator import UncertaintyAccumulator
-from uqseg.uncertainty.maps import EU_CLIP_TOL, UncertaintyMaps, decompose, entropy
+from uqseg.uncertainty.maps import EU_CLIP_TOL, UncertaintyMaps, decompose, discretize, entropy
 
-__all__ = ["EU_CLIP_TOL", "UncertaintyAccumulator", "UncertaintyMaps", "decompose", "entropy"]
+__all__ = ["EU_CLIP_TOL", "UncertaintyAccumulator", "UncertaintyMaps", "decompose", "discretize", "entropy"]

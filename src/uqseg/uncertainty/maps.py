@@ -69,6 +69,19 @@ def finish_eu(tu: Any, au: Any) -> Any:
     return eu.clamp_min(0) if isinstance(eu, torch.Tensor) else np.maximum(eu, 0.0)
 
 
+def discretize(probs: Any) -> Any:
+    """One-hot of the argmax over the class axis -3, same type, dtype and device (paper appendix A.3).
+
+    Ties go to the lowest class index. Used to run the decomposition on discretised AU samples.
+    """
+    check_probs(probs, "probs", 3)
+    if isinstance(probs, torch.Tensor):
+        hot = torch.nn.functional.one_hot(probs.argmax(-3), probs.shape[-3]).movedim(-1, -3)
+        return hot.to(probs.dtype)
+    c = probs.shape[-3]
+    return (np.arange(c).reshape(c, 1, 1) == np.expand_dims(probs.argmax(-3), -3)).astype(probs.dtype)
+
+
 def decompose(probs: Any, *, nested: bool = True) -> UncertaintyMaps:
     """TU/AU/EU of probs (M, S, ..., C, H, W) when nested, else (M, ..., C, H, W) (SPEC §1).
 

@@ -13,7 +13,7 @@ from uqseg.report.names import TASKS
 
 PERFORMANCE = {"OODD": "EU AUROC (OOD), ↑ better", "AMB": "AU NCC (ID test), ↑ better",
                "CAL": "TU ACE (ID test), ↓ better"}
-QUALITY = (("dice", "Dice (ID test), ↑ better"), ("ged", "GED, 1 − IoU (ID test), ↓ better"))
+QUALITY = (("dice", "Dice (ID test), ↑ better"), ("ged_dice", "GED, 1 − Dice (as the authors) (ID test), ↓ better"))
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
@@ -27,7 +27,8 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
 def plot_segmentation(seg: pd.DataFrame, out_dir: Path, name: str = "figA_segmentation_vs_tasks") -> Path:
     """Rows = dataset × (Dice, GED), columns = tasks; one point per combination (mean over seeds), Spearman ρ in each
     title. `seg` is a `segmentation_vs_performance` table."""
-    pts = seg.groupby(["dataset", "au", "eu", "task"], sort=False)[["performance", "dice", "ged"]].mean().reset_index()
+    cols = ["performance", "dice", "ged_dice"]
+    pts = seg.groupby(["dataset", "au", "eu", "task"], sort=False)[cols].mean().reset_index()
     datasets = sorted(set(pts.dataset)) or ["(no data)"]
     rows = [(d, q) for d in datasets for q in QUALITY]
     fig, axes = new_figure(len(rows), len(TASKS), 11.0, 2.9 * len(rows) + 0.8)
