@@ -25,11 +25,16 @@ def zero_init(module: nn.Module) -> nn.Module:
     return module
 
 
-def timestep_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
-    """Sinusoidal embedding (B, dim) of continuous times t ∈ [0, 1], embedded as 1000·t (SPEC §5, diffusion)."""
+def timestep_embedding(t: Tensor, dim: int, max_period: float = 10.0) -> Tensor:
+    """Sinusoidal embedding (B, dim) of continuous times t ∈ [0, 1] (docs/method.md §5, diffusion).
+
+    As in the authors' code: t enters unscaled and the frequencies are f_i = max_period^(−i/half), i < half = dim // 2,
+    so the embedding is [cos(t·f_i), sin(t·f_i)] (a zero column pads an odd ``dim``); with max_period = 10 the
+    arguments stay in [0, 1].
+    """
     half = dim // 2
     freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
-    args = 1000.0 * t.float()[:, None] * freqs[None]
+    args = t.float()[:, None] * freqs[None]
     emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
     if dim % 2:
         emb = F.pad(emb, (0, 1))
@@ -121,7 +126,7 @@ class Stage(nn.Module):
         return x if self.attention is None else self.attention(x)
 
 
-def output_head(channels: int, out_ch: int, groups: int, zero: bool = True) -> nn.Sequential:
-    """GN → SiLU → conv3×3, zero-initialised by default (SPEC §4 output head; SSN's light heads use zero=False)."""
-    conv = nn.Conv2d(channels, out_ch, 3, padding=1)
-    return nn.Sequential(group_norm(channels, groups), nn.SiLU(), zero_init(conv) if zero else conv)
+def output_head(channels: int, out_ch: int, groups: int) -> nn.Sequential:
+    """GN → SiLU → conv3×3 with the conv zero-initialised (docs/method.md §4 output head; also SSN's covariance heads,
+    as in the authors' code, so SSN's low-rank factor is exactly 0 when it switches on after the mean-only epochs)."""
+    return nn.Sequential(group_norm(channels, groups), nn.SiLU(), zero_init(nn.Conv2d(channels, out_ch, 3, padding=1)))

@@ -2,10 +2,12 @@
 
 The UNet's channel multipliers are scaled by ``mult_scale`` (rounded up: (1, 2, 4, 8)·0.75 → (1, 2, 3, 6)). Prior
 p(z|x) and posterior q(z|x, y) are encoder-only nets (the posterior sees the image ⊕ the one-hot annotator mask);
-each gives (μ, log σ) of a diagonal Gaussian after a global mean. log σ is soft-clamped to ±5 with 5·tanh(·/5), so
-σ ∈ [e⁻⁵, e⁵] and the KL stay finite while gradients never vanish. fcomb concatenates the decoder features with z
-and applies three 1×1 conv + ReLU and a 1×1 conv to classes. The features are computed once per image; the first
-fcomb conv is split into its feature part (once per image) and its z part (once per sample).
+each gives (μ, log σ) of a diagonal Gaussian after a global mean; its linear layer is initialised as the authors'
+(Kaiming-normal weights, bias ~ N(0, 0.01²)). log σ is soft-clamped to ±5 with 5·tanh(·/5), so σ ∈ (e⁻⁵, e⁵) and the
+KL stay finite while gradients never vanish (the authors take exp(log σ) unbounded; docs/method.md §5). fcomb
+concatenates the decoder features with z and applies three 1×1 conv + ReLU and a 1×1 conv to classes. The features
+are computed once per image; the first fcomb conv is split into its feature part (once per image) and its z part
+(once per sample).
 """
 
 from __future__ import annotations
@@ -42,8 +44,11 @@ class LatentNet(nn.Module):
         super().__init__()
         self.encoder = AttentionEncoder(cfg, in_channels, channel_mult)
         self.to_params = nn.Linear(self.encoder.out_channels, 2 * cfg.prob_unet.latent_dim)
+        nn.init.kaiming_normal_(self.to_params.weight, mode="fan_in", nonlinearity="relu")
+        nn.init.normal_(self.to_params.bias, mean=0.0, std=1e-2)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(μ, log σ) of q or p, each B×L; log σ = 5·tanh(raw / 5) ∈ (−5, 5) (docs/method.md §5)."""
         mu, raw = self.to_params(self.encoder(x).mean((2, 3))).chunk(2, dim=-1)
         return mu, LOG_SIGMA_LIMIT * torch.tanh(raw / LOG_SIGMA_LIMIT)
 
@@ -95,15 +100,17 @@ class ProbUNetModel(AleatoricModel):
         self.fcomb = FComb(width, pcfg.latent_dim, pcfg.fcomb_width or width, cfg.num_classes)
 
     def set_epoch(self, epoch: int) -> None:
-        """The training epoch, for the β warm-up."""
+        """The 0-based training epoch (Lightning's ``current_epoch``), for the β warm-up."""
         self.epoch = epoch
 
     @property
     def current_beta(self) -> float:
-        """β·min(1, epoch / warm-up epochs); the full β before any ``set_epoch`` call (SPEC §5)."""
+        """β·min(1, (epoch + 1) / warm-up epochs) for the 0-based epoch, as in the authors' code: the first epoch
+        already trains with β / warm-up and β is full from epoch warm-up − 1 on; the full β before any ``set_epoch``
+        call (docs/method.md §5)."""
         if self.epoch is None or self.beta_warmup_epochs == 0:
             return self.beta
-        return self.beta * min(1.0, self.epoch / self.beta_warmup_epochs)
+        return self.beta * min(1.0, (self.epoch + 1) / self.beta_warmup_epochs)
 
     def loss(self, batch: dict[str, Tensor]) -> Tensor:
         """Mean CE with one posterior sample + β·KL(q‖p), KL averaged over the batch (SPEC §5)."""

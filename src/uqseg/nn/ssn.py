@@ -1,7 +1,9 @@
 """Stochastic segmentation network (SPEC §5; Monteiro et al. 2020).
 
 Logits η ~ N(μ, P Pᵀ + diag(softplus(d) + eps)) over the flattened C·H·W logits with a rank-r factor P. μ comes
-from the main head; light GN-SiLU-conv heads give d and P (default init, so P starts non-zero). The backbone runs
+from the main head; light GN-SiLU-conv heads give d and P. All three heads end in a zero-initialised conv, as in the
+authors' code: at initialisation μ = 0, the diagonal is softplus(0) + eps = log 2 + eps and P = 0, so the factor is
+exactly zero when it switches on after the mean-only epochs (docs/method.md §5) and grows from there. The backbone runs
 once; the n samples are drawn in one batched reparameterised op: η_s = μ + P z₁ + √D z₂.
 """
 
@@ -34,8 +36,8 @@ class SSNModel(AleatoricModel):
         self.unet = AttentionUNet(cfg, cfg.in_channels)
         width, groups = self.unet.out_channels, cfg.group_norm_groups
         self.mean_head = output_head(width, cfg.num_classes, groups)
-        self.diag_head = output_head(width, cfg.num_classes, groups, zero=False)
-        self.factor_head = output_head(width, cfg.num_classes * self.rank, groups, zero=False)
+        self.diag_head = output_head(width, cfg.num_classes, groups)
+        self.factor_head = output_head(width, cfg.num_classes * self.rank, groups)
 
     def set_epoch(self, epoch: int) -> None:
         """The training epoch; P = 0 while it is below ``mean_only_epochs`` (SPEC §5)."""
