@@ -3,7 +3,8 @@
 Each row is one test image: the image, each annotator's mask, the oracle variance ``Σ_c p_c (1 − p_c)`` (the
 expected disagreement of a random annotator's one-hot label with the mean, 0 where all annotators must agree) and
 one image of every OOD split: the same image under each shift where the OOD split is a shifted copy of the test
-set, else images spread evenly over the split (so that each device of a Chákṣu-like OOD split appears).
+set, else images spread evenly over the split (so that each device of a Chákṣu-like OOD split appears). An OOD
+column's title carries the split's shift severity where the split records one (``meta["severity"]``, synthetic data).
 """
 
 from __future__ import annotations
@@ -48,13 +49,19 @@ def show_dataset(name: str, out: Path | str, n: int = 4, cache_dir: Path | str |
     return write_grid(get_dataset(name, **options), Path(out), n)
 
 
+def ood_title(dataset: Dataset, split: str) -> str:
+    """The column title of OOD split ``split``: its name, and its shift severity if the split records one."""
+    severity = dataset.split(split).meta.get("severity")
+    return split if severity is None else f"{split}\nseverity {float(severity):g}"
+
+
 def write_grid(dataset: Dataset, out: Path, n: int) -> Path:
     """Draw the grid of ``dataset``'s first ``n`` test images into ``out`` atomically."""
     test = dataset.split("test")
     n = min(n, len(test))
     info = dataset.info
     columns = ["image"] + [f"annotator {k + 1}" for k in range(info.num_annotators)] + ["oracle variance"]
-    columns += list(info.ood_splits)
+    columns += [ood_title(dataset, split) for split in info.ood_splits]
     figure = Figure(figsize=(PANEL_INCHES * len(columns), PANEL_INCHES * n + 0.4))
     axes = figure.subplots(n, len(columns), squeeze=False)
     labels = ListedColormap(CLASS_COLOURS[: info.num_classes])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +21,13 @@ def expected_arrays(info: DatasetInfo, labelled: tuple[str, ...]) -> list[str]:
 
 
 def synthetic_dataset(info: DatasetInfo, generate: Generator, options: SyntheticOptions,
-                      cache_dir: Path | str | None, labelled: tuple[str, ...] = ID_SPLITS) -> Dataset:
+                      cache_dir: Path | str | None, labelled: tuple[str, ...] = ID_SPLITS,
+                      split_severity: Mapping[str, float] | None = None) -> Dataset:
     """Generate (or load from ``cache_dir``) the arrays and assemble the dataset.
 
     Splits not in ``labelled`` (shifted copies of the test set) share the test split's annotations and oracle.
-    Annotations are stored as uint8 and returned as int64.
+    Annotations are stored as uint8 and returned as int64. ``split_severity`` (OOD split → shift severity) goes into
+    those splits' ``meta["severity"]``.
     """
     expected = expected_arrays(info, labelled)
     if cache_dir is None:
@@ -45,6 +47,8 @@ def synthetic_dataset(info: DatasetInfo, generate: Generator, options: Synthetic
         if len(images) != len(annotations):
             raise InputError(f"{info.name}: split {split!r} has {len(images)} images but {len(annotations)} "
                              "annotation sets (a corrupt cache?)")
-        splits[split] = Split(split, images, annotations, arrays[f"{source}/oracle"],
-                              meta={"generator": info.name, **options.as_dict()})
+        meta = {"generator": info.name, **options.as_dict()}
+        if split_severity is not None and split in split_severity:
+            meta["severity"] = float(split_severity[split])
+        splits[split] = Split(split, images, annotations, arrays[f"{source}/oracle"], meta=meta)
     return Dataset(info, splits)

@@ -11,13 +11,15 @@ fractions, the oracle is ``P(cup) = F_d·F_c``, ``P(rim) = F_d − F_d·F_c``, `
 
 Devices (class ``Device``) differ in zoom (field of view), aperture, colour balance, gamma, blur and noise. Device
 A gives train/val/test; the OOD split ``ood`` holds ``n_test`` images, the first ``n_test − n_test//2`` from device
-B, the rest from device C (as in the paper, where Bosch and Forus form the OOD test). Images are standardised per
-image over channels and pixels, as the real Chákṣu loader does (SPEC §7).
+B, the rest from device C (as in the paper, where Bosch and Forus form the OOD test). The OOD devices sit at
+``shift_severity["device"]`` s (default 1) between A and B or C (:func:`device_at`): s = 0 is device A, s = 1 the
+devices of the table in docs/datasets.md. Images are standardised per image over channels and pixels, as the real
+Chákṣu loader does (docs/method.md §7).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
@@ -58,6 +60,37 @@ DEVICES = {
     "C": Device(zoom=1.25, aperture_radius=0.75, aperture_offset=0.45, gain=(0.6, 1.3, 1.4), gamma=1.2, blur=0.0,
                 noise=0.08),
 }
+
+DEFAULT_SHIFT_SEVERITY = {"device": 1.0}
+LINEAR_FIELDS = ("blur", "noise")
+
+
+def device_at(name: str, severity: float) -> Device:
+    """Device ``name`` moved to ``severity`` s along the way from device A (s = 0) to it (s = 1), or beyond.
+
+    Blur and noise (≥ 0, zero allowed) interpolate linearly, ``a + s·(b − a)``; the positive, multiplicative
+    parameters (zoom, aperture radius and offset, colour gains, gamma) geometrically, ``a^(1−s)·b^s``, so they stay
+    positive for every s. Both forms give exactly A at s = 0 and exactly the device at s = 1.
+    """
+    base, target = DEVICES["A"], DEVICES[name]
+    s = float(severity)
+
+    def mix(field: str, a: float, b: float) -> float:
+        if field in LINEAR_FIELDS:
+            return a if s == 0.0 else b if s == 1.0 else a + s * (b - a)
+        return a ** (1.0 - s) * b ** s
+
+    values = {}
+    for item in fields(Device):
+        a, b = getattr(base, item.name), getattr(target, item.name)
+        values[item.name] = (tuple(mix(item.name, x, y) for x, y in zip(a, b, strict=True)) if isinstance(a, tuple)
+                             else mix(item.name, a, b))
+    return Device(**values)
+
+
+def split_severity(shift_severity: dict[str, float]) -> dict[str, float]:
+    """The severity of each OOD split (``ood``)."""
+    return {"ood": shift_severity["device"]}
 
 
 def info(image_size: int) -> DatasetInfo:
@@ -158,6 +191,13 @@ def _split_parts(options: SyntheticOptions) -> dict[str, list[tuple[int, str, in
             "ood": [(3, "B", n_b), (4, "C", options.n_test // 2)]}
 
 
+def _device(options: SyntheticOptions, name: str) -> Device:
+    """Device A as is; an OOD device at the ``device`` severity of ``options``."""
+    if name == "A":
+        return DEVICES["A"]
+    return device_at(name, options.shift_severity.get("device", DEFAULT_SHIFT_SEVERITY["device"]))
+
+
 def generate(options: SyntheticOptions) -> dict[str, np.ndarray]:
     """All arrays of synthetic-chaksu: images, annotations (uint8) and oracle of every split."""
     arrays: dict[str, np.ndarray] = {}
@@ -165,7 +205,7 @@ def generate(options: SyntheticOptions) -> dict[str, np.ndarray]:
         pieces = []
         for index, device_name, n in parts:
             scene_rng, render_rng, annotator_rng = split_rngs(options.seed, DATASET_TAG, index)
-            device = DEVICES[device_name]
+            device = _device(options, device_name)
             scenes = sample_scenes(scene_rng, n, options.image_size, options.ambiguity, device)
             pieces.append((render(scenes, render_rng, device), scenes.annotate(annotator_rng, NUM_ANNOTATORS),
                            scenes.oracle()))
@@ -180,5 +220,5 @@ def scenes_of(options: SyntheticOptions, split: str, device_name: str = "A") -> 
     for index, name, n in _split_parts(options)[split]:
         if name == device_name:
             scene_rng, _, _ = split_rngs(options.seed, DATASET_TAG, index)
-            return sample_scenes(scene_rng, n, options.image_size, options.ambiguity, DEVICES[name])
+            return sample_scenes(scene_rng, n, options.image_size, options.ambiguity, _device(options, name))
     raise KeyError(f"split {split!r} has no images of device {device_name!r}")

@@ -33,6 +33,8 @@ FAINT_FRACTION = 0.3
 FAINT_CONTRAST = (0.15, 0.45)
 CLEAR_CONTRAST = (0.6, 1.0)
 RAW_MEAN, RAW_SCALE = 0.4, 0.25
+DEFAULT_SHIFT_SEVERITY = {"noise": 2.5, "blur": 2.5, "contrast": 1.0, "jpeg": 2.0}
+"""Severities that make each shift visible at 32–64 px (docs/datasets.md, "Shift severity"); 1 = the paper's."""
 DEFAULTS = {"image_size": 64, "n_train": 600, "n_val": 100, "n_test": 200, "seed": 0, "ambiguity": 1.0}
 
 
@@ -41,6 +43,11 @@ def info(image_size: int) -> DatasetInfo:
     return DatasetInfo(name=NAME, num_classes=2, in_channels=1, num_annotators=NUM_ANNOTATORS,
                        image_size=(image_size, image_size), ood_splits=tuple(f"ood-{s}" for s in SHIFT_NAMES),
                        class_names=("background", "lesion"))
+
+
+def split_severity(shift_severity: dict[str, float]) -> dict[str, float]:
+    """The severity of each OOD split (``ood-<shift>``)."""
+    return {f"ood-{shift}": shift_severity[shift] for shift in SHIFT_NAMES}
 
 
 def marking_probability(contrast: np.ndarray, ambiguity: float) -> np.ndarray:
@@ -111,7 +118,10 @@ def _chest_wall(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
 
 
 def generate(options: SyntheticOptions) -> dict[str, np.ndarray]:
-    """All arrays of synthetic-lidc: ``<split>/images`` for every split, annotations and oracle for the ID splits."""
+    """All arrays of synthetic-lidc: ``<split>/images`` for every split, annotations and oracle for the ID splits.
+
+    A shift missing from ``options.shift_severity`` uses :data:`DEFAULT_SHIFT_SEVERITY`.
+    """
     arrays: dict[str, np.ndarray] = {}
     for index, (split, n) in enumerate((("train", options.n_train), ("val", options.n_val),
                                         ("test", options.n_test))):
@@ -121,7 +131,9 @@ def generate(options: SyntheticOptions) -> dict[str, np.ndarray]:
         arrays[f"{split}/annotations"] = scenes.annotate(annotator_rng, NUM_ANNOTATORS).astype(np.uint8)
         arrays[f"{split}/oracle"] = scenes.oracle()
     for shift in SHIFT_NAMES:
-        arrays[f"ood-{shift}/images"] = apply_shift(arrays["test/images"], shift, seed=OOD_SEED + options.seed)
+        severity = options.shift_severity.get(shift, DEFAULT_SHIFT_SEVERITY[shift])
+        arrays[f"ood-{shift}/images"] = apply_shift(arrays["test/images"], shift, seed=OOD_SEED + options.seed,
+                                                    severity=severity)
     return arrays
 
 
