@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,14 @@ def entanglement(correct: float, wrong: float, lower_is_better: bool = False) ->
         raise InputError(f"entanglement needs finite values, got correct={correct}, wrong={wrong}")
     s = -1.0 if lower_is_better else 1.0
     return s * (math.atan2(correct, wrong) - math.pi / 4) / (math.pi / 4)
+
+
+def entanglement_values(correct: Any, wrong: Any, lower_is_better: Any = False) -> np.ndarray:
+    """Δ of Eq. 2 elementwise over arrays (docs/method.md §2), broadcasting; NaN where an input is NaN, so bootstrap
+    replicates go through the same formula as the point estimate."""
+    c, w = np.asarray(correct, dtype=np.float64), np.asarray(wrong, dtype=np.float64)
+    s = np.where(np.asarray(lower_is_better, dtype=bool), -1.0, 1.0)
+    return s * (np.arctan2(c, w) - np.pi / 4) / (np.pi / 4)
 
 
 def _row(task: str, split: str, metric: str, agg: str, uc: float, uw: float, lower: bool, wrong: str) -> dict:

@@ -12,7 +12,7 @@ import pandas as pd
 from uqseg.atomic import atomic_directory
 from uqseg.data import Dataset
 from uqseg.errors import InputError
-from uqseg.experiments.results import load_results
+from uqseg.experiments.results import load_replicates, load_results
 from uqseg.inference.store import is_complete
 from uqseg.report import frames, html, run_info
 from uqseg.report.figures.ablation import plot_ablation
@@ -24,7 +24,16 @@ from uqseg.report.figures.qualitative import plot_qualitative, read_rows
 from uqseg.report.figures.segmentation import plot_segmentation
 from uqseg.report.figures.style import context
 from uqseg.report.names import au_label, combos, eu_label
-from uqseg.report.tables import delta_table, performance_from_deltas, rank_grid, ranks_from_deltas, table2, to_markdown
+from uqseg.report.reproducibility import bootstrap_concordance, indistinguishable, seed_reproducibility
+from uqseg.report.tables import (
+    Derived,
+    derive,
+    performance_from_deltas,
+    rank_grid,
+    ranks_from_deltas,
+    table2,
+    to_markdown,
+)
 
 REPORT_DIR = "report"
 
@@ -68,11 +77,13 @@ def _summary(w: _Writer, results: pd.DataFrame, cfg: dict, cfg_text: str, env: d
     return s
 
 
-def _table2(w: _Writer, deltas: pd.DataFrame) -> html.Section:
+def _table2(w: _Writer, derived: Derived) -> html.Section:
     s = html.Section("table2", "Table 2: performance rank and entanglement (Δ) rank",
                      "Lower rank is better (1 = best of the combinations); each cell averages the OODD, AMB and CAL "
-                     "ranks, ± the 95% CI over seeds when there are several; N/A marks the invalid softmax + No EU.")
-    perf, ent = ranks_from_deltas(deltas, "performance"), ranks_from_deltas(deltas, "entanglement")
+                     "ranks, ± the 95% CI over seeds when there are several, or [the 95% bootstrap interval over the "
+                     "test images] with one seed; N/A marks the invalid softmax + No EU.")
+    deltas = derived.frame
+    perf, ent = ranks_from_deltas(derived, "performance"), ranks_from_deltas(derived, "entanglement")
     w.table(table2(perf, ent), "table2")
     w.table(perf, "ranks_performance")
     w.table(ent, "ranks_entanglement")
@@ -93,7 +104,41 @@ def _table2(w: _Writer, deltas: pd.DataFrame) -> html.Section:
                         '<a href="tables/ranks_performance.csv">performance</a>, '
                         '<a href="tables/ranks_entanglement.csv">Δ</a>; whole table: '
                         '<a href="tables/table2.csv">CSV</a> · <a href="tables/table2.md">Markdown</a></p>')
+    s.blocks += _reproducibility(w, derived)
     return s
+
+
+def _reproducibility(w: _Writer, derived: Derived) -> list[str]:
+    """How far to trust the ranking: Kendall's W over seeds (or over bootstrap replicates with one seed), and the
+    combinations that cannot be told apart from the best (docs/method.md §3)."""
+    blocks = ["<h3>How reproducible is the ranking?</h3>"]
+    deltas = derived.frame
+    if deltas.empty:
+        return []
+    if deltas.seed.nunique() > 1:
+        rep = seed_reproducibility(deltas)
+        blocks.append("<p>Kendall's W of the ranks over the seeds (1 = every seed ranks the combinations alike, 0 = "
+                      "no agreement) and the mean Kendall τ between pairs of seeds.</p>")
+    else:
+        rep = bootstrap_concordance(derived)
+        blocks.append("<p>One seed: Kendall's W of the ranks over bootstrap resamples of the test images (1 = the "
+                      "ranking does not depend on which test images were drawn). It does not cover the training "
+                      "seed.</p>")
+    blocks.append(html.table(rep, w.table(rep, "rank_concordance"), text=True))
+    tied = indistinguishable(derived)
+    w.table(tied, "indistinguishable")
+    if len(tied):
+        blocks.append("<p>Combinations that cannot be told apart from the best one: the 95% paired-bootstrap "
+                      "interval of their difference to the best contains 0 (seed means; the interval covers the test "
+                      "images only).</p>")
+        blocks.append(html.table(tied, ("tables/indistinguishable.csv", "tables/indistinguishable.md"), text=True))
+    else:
+        blocks.append(html.note("No bootstrap replicates in this run (bootstrap.parquet): intervals are unavailable."))
+    intervals = deltas.loc[:, ["dataset", "seed", "au", "eu", "task", "group", "u_correct", "u_correct_low",
+                               "u_correct_high", "delta", "delta_low", "delta_high"]]
+    blocks.append("<details><summary>Task performance and Δ with 95% bootstrap intervals (every combination)"
+                  f"</summary>{html.table(intervals, ('tables/deltas.csv', 'tables/deltas.md'))}</details>")
+    return blocks
 
 
 def _qualitative(w: _Writer, run_dir: Path, results: pd.DataFrame, perf_ranks: pd.DataFrame,
@@ -153,6 +198,7 @@ def build_report(run_dir: Path | str, *, datasets: Mapping[str, Dataset | str] |
     if not run_dir.is_dir():
         raise InputError(f"run directory {run_dir} does not exist")
     results = load_results(run_dir)
+    replicates = load_replicates(run_dir)
     cfg, cfg_text = run_info.read_config(run_dir)
     env = run_info.read_environment(run_dir)
     if datasets is None:
@@ -160,10 +206,11 @@ def build_report(run_dir: Path | str, *, datasets: Mapping[str, Dataset | str] |
         datasets = run_info.open_datasets(run_dir, cfg) if stored else {}
     with context(), atomic_directory(run_dir / REPORT_DIR) as root:
         w = _Writer(root)
-        deltas = delta_table(results)
+        derived = derive(results, replicates)
+        deltas = derived.frame
         w.table(deltas, "deltas")
         w.table(performance_from_deltas(deltas), "performance")
-        sections = [_summary(w, results, cfg, cfg_text, env), _table2(w, deltas)]
+        sections = [_summary(w, results, cfg, cfg_text, env), _table2(w, derived)]
 
         sections.append(_figure_section(
             w, "fig4", "Fig. 4: the geometry of Δ",
@@ -176,8 +223,9 @@ def build_report(run_dir: Path | str, *, datasets: Mapping[str, Dataset | str] |
             "x = the wrong measure, y = the correct one; in the shaded half beyond the dashed diagonal the correct "
             "measure is better (Δ > 0 when both values are ≥ 0); for calibration (ACE) lower is better, so the good "
             "half is below the diagonal.",
-            plot_entanglement(deltas, w.figures), "Fig. 7: every combination, mean over seeds; AMB and CAL on the ID "
-            "test and the mean of the OOD splits, OODD with border aggregation."))
+            plot_entanglement(deltas, w.figures, derived=derived), "Fig. 7: every combination, mean over seeds, with "
+            "95% bootstrap error bars over the test images where the run has replicates; AMB and CAL on the ID test "
+            "and the mean of the OOD splits, OODD with border aggregation."))
 
         collapse = frames.collapse_table(results)
         w.table(collapse, "collapse")
@@ -196,7 +244,7 @@ def build_report(run_dir: Path | str, *, datasets: Mapping[str, Dataset | str] |
             plot_ablation(ablation, w.figures), "Fig. 9: mean ± 95% CI over seeds; AUROC averaged over the OOD "
             "splits."))
 
-        perf_ranks = ranks_from_deltas(deltas, "performance")
+        perf_ranks = ranks_from_deltas(derived, "performance")
         sections.append(_qualitative(w, run_dir, results, perf_ranks, datasets, n_images, n_samples))
 
         seg = frames.segmentation_vs_performance(results, deltas)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from uqseg.errors import InputError
-from uqseg.metrics import entanglement, mean_rank_with_ci, rank_with_ties
+from uqseg.experiments.results import replicate_matrix
+from uqseg.metrics import mean_rank_with_ci
+from uqseg.metrics.bootstrap import percentile_interval
+from uqseg.metrics.entanglement import entanglement_values
+from uqseg.metrics.ranking import rank_rows
 from uqseg.report.names import INVALID, TASKS, au_label, eu_label, order_key
 
 RESULT_COLUMNS = ("dataset", "seed", "au", "eu", "split", "task", "measure", "metric", "aggregation", "value", "status")
@@ -16,6 +21,9 @@ KEYS = ["dataset", "seed", "au", "eu"]
 CORRECT_MEASURE = {"OODD": "EU", "AMB": "AU", "CAL": "TU"}
 ACE_VARIANTS = ("ace_global", "ace_image")
 AceVariant = str | Mapping[str, str] | None
+DELTA_COLUMNS = [*KEYS, "task", "group", "metric", "aggregation", "u_correct", "u_wrong", "wrong_measure", "delta",
+                 "u_correct_low", "u_correct_high", "u_wrong_low", "u_wrong_high", "delta_low", "delta_high",
+                 "out_of_range", "status"]
 
 
 def check_results(results: pd.DataFrame) -> pd.DataFrame:
@@ -65,13 +73,31 @@ def _ace_variant(dataset: str, ood_splits: Sequence[str], ace_variant: AceVarian
     return v
 
 
-def _measure_table(res: pd.DataFrame, ood_aggregation: str, ace_variant: AceVariant) -> pd.DataFrame:
-    """One row per dataset, seed, combination, task and split group, with the measures AU, EU, TU as columns.
+@dataclass
+class Derived:
+    """A `delta_table` and, aligned to its rows, the matrices (rows × R) it was derived from: column 0 is the point
+    estimate, columns 1 … B the bootstrap replicates (docs/method.md §3) derived by the same code."""
 
-    Each value is the mean over the splits of its group (SPEC §2: several OOD sets are averaged first); a NaN in any
-    of them makes the mean NaN.
-    """
-    t = res.assign(group=res.split.map(split_group)).dropna(subset=["group"])
+    frame: pd.DataFrame
+    correct: np.ndarray
+    wrong: np.ndarray
+    delta: np.ndarray
+
+    def matrix(self, kind: str) -> np.ndarray:
+        """What `kind` ranks: `u_correct` (performance) or Δ (entanglement)."""
+        return self.delta if kind == "entanglement" else self.correct
+
+
+def _stack(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Rows `idx` of `values`, NaN rows where idx is −1."""
+    out = np.full((idx.size, values.shape[1]), np.nan)
+    out[idx >= 0] = values[idx[idx >= 0]]
+    return out
+
+
+def _derive(res: pd.DataFrame, values: np.ndarray, ood_aggregation: str, ace_variant: AceVariant) -> Derived:
+    """Δ and its inputs for every column of `values` (one per result row); see `delta_table` for the rules."""
+    t = res.assign(group=res.split.map(split_group), _row=np.arange(len(res))).dropna(subset=["group"])
     ood = t[t.group == "OOD"].groupby("dataset").split.unique()
     variant = {d: _ace_variant(d, list(ood.get(d, [])), ace_variant) for d in t.dataset.unique()}
     keep = (
@@ -79,50 +105,89 @@ def _measure_table(res: pd.DataFrame, ood_aggregation: str, ace_variant: AceVari
         | ((t.task == "AMB") & (t.metric == "ncc"))
         | ((t.task == "CAL") & (t.metric == t.dataset.map(variant)))
     )
-    grouped = t[keep].groupby([*KEYS, "task", "group", "metric", "aggregation", "measure"], sort=False)["value"]
-    mean = grouped.mean().where(grouped.count() == grouped.size())
-    return mean.unstack("measure").reindex(columns=["AU", "EU", "TU"]).rename_axis(columns=None).reset_index()
+    t = t[keep & t.measure.isin(["AU", "EU", "TU"])]
+    group_keys = [*KEYS, "task", "group", "metric", "aggregation"]
+    split_code = t.groupby([*group_keys, "split"], sort=False).ngroup().to_numpy()
+    n_splits = int(split_code.max()) + 1 if len(t) else 0
+    per_split = {}
+    for m in ("AU", "EU", "TU"):
+        idx = np.full(n_splits, -1)
+        sel = (t.measure == m).to_numpy()
+        idx[split_code[sel]] = t._row.to_numpy()[sel]
+        per_split[m] = _stack(values, idx)
+    splits = t.drop_duplicates([*group_keys, "split"])
+    task = splits.task.to_numpy()
+    au, eu = per_split["AU"], per_split["EU"]
+    eu_wins = (task == "CAL")[:, None] & (eu < au)  # CAL: min(AU ACE, EU ACE) on each split first (§2)
+    wrong = np.where((task == "AMB")[:, None] | eu_wins, eu, au)
+    wrong = np.where((task == "CAL")[:, None] & (np.isnan(au) | np.isnan(eu)), np.nan, wrong)
+    correct = np.where((task == "OODD")[:, None], per_split["EU"],
+                       np.where((task == "AMB")[:, None], per_split["AU"], per_split["TU"]))
+    group_code = splits.groupby(group_keys, sort=False).ngroup().to_numpy()
+    n_groups = int(group_code.max()) + 1 if len(splits) else 0
+    count = np.bincount(group_code, minlength=n_groups)[:, None]
+
+    by_group = np.argsort(group_code, kind="stable")
+    starts = np.searchsorted(group_code[by_group], np.arange(n_groups))
+
+    def mean(x: np.ndarray) -> np.ndarray:  # over the splits of each group; a NaN anywhere gives NaN
+        if n_groups == 0:
+            return np.zeros((0, x.shape[1]))
+        return np.add.reduceat(x[by_group], starts, axis=0) / count
+
+    frame = splits.drop_duplicates(group_keys).loc[:, group_keys].reset_index(drop=True)
+    chose_eu = pd.Series(np.where(task == "AMB", True, eu_wins[:, 0] if values.shape[1] else False))
+    share = chose_eu.groupby(group_code).mean().reindex(range(n_groups)).to_numpy()
+    frame["wrong_measure"] = np.select([share == 1, share == 0], ["EU", "AU"], "min(AU,EU)")
+    u_correct, u_wrong = mean(correct), mean(wrong)
+    lower = (frame.task == "CAL").to_numpy()
+    return Derived(frame, u_correct, u_wrong, entanglement_values(u_correct, u_wrong, lower[:, None]))
 
 
-def _delta(uc: float, uw: float, lower_is_better: bool) -> float:
-    return entanglement(uc, uw, lower_is_better) if np.isfinite(uc) and np.isfinite(uw) else float("nan")
+def derive(results: pd.DataFrame, replicates: pd.DataFrame | None = None, *, ood_aggregation: str = "border",
+           ace_variant: AceVariant = None) -> Derived:
+    """`delta_table` of the results with, when `replicates` (RUN_DIR/bootstrap.parquet) are given, each bootstrap
+    replicate derived alike and the 95 % percentile intervals in columns `*_low`, `*_high` (docs/method.md §3)."""
+    res = check_results(results)
+    boot = replicate_matrix(res, replicates)
+    d = _derive(res, np.concatenate([res.value.to_numpy(float)[:, None], boot], axis=1), ood_aggregation,
+                ace_variant)
+    m = d.frame
+    m["u_correct"], m["u_wrong"], m["delta"] = d.correct[:, 0], d.wrong[:, 0], d.delta[:, 0]
+    for name, x in (("u_correct", d.correct), ("u_wrong", d.wrong), ("delta", d.delta)):
+        m[f"{name}_low"], m[f"{name}_high"] = percentile_interval(x[:, 1:])
+    m["out_of_range"] = np.isfinite(m.delta) & (m.delta.abs() > 1)
+    m["status"] = np.where(np.isfinite(m.delta), "ok", "undefined: missing or NaN input")
+    m["seed"] = m.seed.astype(int)
+    order = _order(m)
+    frame = m.loc[order, DELTA_COLUMNS].reset_index(drop=True)
+    return Derived(frame, d.correct[order], d.wrong[order], d.delta[order])
 
 
 def delta_table(
-    results: pd.DataFrame, *, ood_aggregation: str = "border", ace_variant: AceVariant = None
+    results: pd.DataFrame, replicates: pd.DataFrame | None = None, *, ood_aggregation: str = "border",
+    ace_variant: AceVariant = None,
 ) -> pd.DataFrame:
     """Δ (SPEC §2, paper Eq. 2) per dataset, seed, combination, task and split group (`ID` test or `OOD`).
 
     Each metric is first averaged over the splits of its group (the OOD splits of LIDC-like data), then Δ is taken:
     OODD uses AUROC with `ood_aggregation` (default `border`, the paper's strategy), EU correct vs AU wrong; AMB uses
-    NCC against the annotators, AU correct vs EU wrong; CAL uses ACE (s = −1), TU correct vs min(AU ACE, EU ACE)
-    wrong, with the ACE variant from `ace_variant` (a name, a dataset→name mapping, or None for
-    `default_ace_variant`). These are the rules of `uqseg.metrics.task_entanglement`, vectorised over combinations.
-    Columns: dataset, seed, au, eu, task, group, metric, aggregation, u_correct, u_wrong, wrong_measure, delta,
-    out_of_range (|Δ| > 1, e.g. from a negative NCC), status.
+    NCC against the annotators, AU correct vs EU wrong; CAL uses ACE (s = −1), TU correct vs the wrong measure
+    min(AU ACE, EU ACE) taken on each split and then averaged (the authors' order, docs/method.md §2), with the ACE
+    variant from `ace_variant` (a name, a dataset→name mapping, or None for `default_ace_variant`).
+    Columns: dataset, seed, au, eu, task, group, metric, aggregation, wrong_measure (`AU`, `EU`, or `min(AU,EU)` when
+    the splits differ), u_correct, u_wrong, delta, their 95 % bootstrap intervals `*_low`, `*_high` (NaN without
+    `replicates`), out_of_range (|Δ| > 1, e.g. from a negative NCC), status.
     """
-    m = _measure_table(check_results(results), ood_aggregation, ace_variant)
-    cols = [*KEYS, "task", "group", "metric", "aggregation", "u_correct", "u_wrong", "wrong_measure", "delta",
-            "out_of_range", "status"]
-    if m.empty:
-        return pd.DataFrame(columns=cols)
-    correct = m.task.map(CORRECT_MEASURE)
-    m["u_correct"] = np.select([correct == k for k in ("AU", "EU", "TU")], [m.AU, m.EU, m.TU], np.nan)
-    eu_wrong = (m.task == "AMB") | ((m.task == "CAL") & (m.EU < m.AU))
-    m["wrong_measure"] = np.where(eu_wrong, "EU", "AU")
-    m["u_wrong"] = np.where(eu_wrong, m.EU, m.AU)
-    m["delta"] = [_delta(c, w, task == "CAL") for c, w, task in zip(m.u_correct, m.u_wrong, m.task, strict=True)]
-    m["out_of_range"] = np.isfinite(m.delta) & (m.delta.abs() > 1)
-    m["status"] = np.where(np.isfinite(m.delta), "ok", "undefined: missing or NaN input")
-    m["seed"] = m.seed.astype(int)
-    return _sorted(m[cols])
+    return derive(results, replicates, ood_aggregation=ood_aggregation, ace_variant=ace_variant).frame
 
 
-def _sorted(df: pd.DataFrame) -> pd.DataFrame:
-    key = df.apply(lambda r: order_key(r.au, r.eu), axis=1)
+def _order(df: pd.DataFrame) -> np.ndarray:
+    key = [order_key(a, e) for a, e in zip(df.au, df.eu, strict=True)]
     task = df.task.map({t: i for i, t in enumerate(TASKS)}).fillna(len(TASKS))
-    tmp = df.assign(_k=key, _t=task)
-    return tmp.sort_values(["dataset", "seed", "_t", "group", "_k"]).drop(columns=["_k", "_t"]).reset_index(drop=True)
+    tmp = pd.DataFrame({"dataset": df.dataset.to_numpy(), "seed": df.seed.to_numpy(), "_t": task.to_numpy(),
+                        "group": df.group.to_numpy(), "_k": key})
+    return tmp.sort_values(["dataset", "seed", "_t", "group", "_k"], kind="stable").index.to_numpy()
 
 
 def performance_table(
@@ -131,7 +196,7 @@ def performance_table(
     """Task performance of the correct measure (SPEC §3 Ranking): EU AUROC (↑), AU NCC (↑), TU ACE (↓).
 
     Same rows and split groups as `delta_table`; columns dataset, seed, au, eu, task, group, metric, aggregation,
-    measure, value, higher_is_better.
+    measure, value, higher_is_better (and value_low, value_high when the deltas carry intervals).
     """
     return performance_from_deltas(delta_table(results, ood_aggregation=ood_aggregation, ace_variant=ace_variant))
 
@@ -141,17 +206,52 @@ def performance_from_deltas(d: pd.DataFrame) -> pd.DataFrame:
     out = d[[*KEYS, "task", "group", "metric", "aggregation"]].copy()
     out["measure"] = out.task.map(CORRECT_MEASURE)
     out["value"] = d["u_correct"].astype(float)
+    for side in ("low", "high"):
+        if f"u_correct_{side}" in d.columns:
+            out[f"value_{side}"] = d[f"u_correct_{side}"].astype(float)
     out["higher_is_better"] = out.task != "CAL"
     return out
 
 
-def _rank_finite(values: pd.Series, higher_is_better: bool) -> pd.Series:
-    """Average-tie ranks (1 = best) among the finite values; NaN values keep a NaN rank."""
-    out = pd.Series(np.nan, index=values.index)
-    ok = np.isfinite(values.to_numpy(dtype=float))
-    if ok.any():
-        out[ok] = rank_with_ties(values[ok].to_numpy(dtype=float), higher_is_better)
-    return out
+def seed_rank_matrix(deltas: pd.DataFrame, values: np.ndarray, kind: str = "performance"
+                     ) -> tuple[pd.DataFrame, np.ndarray]:
+    """Per-seed ranks (SPEC §3) of every column of `values` (rows of the `delta_table` `deltas` × R): the rows
+    dataset, seed, au, eu, task of `seed_ranks` and their ranks (rows × R). Column 0 ranks the point estimates;
+    the others rank each bootstrap replicate alike."""
+    if kind not in ("performance", "entanglement"):
+        raise InputError(f"kind must be 'performance' or 'entanglement', got {kind!r}")
+    values = np.asarray(values, dtype=float)
+    values = values[:, None] if values.ndim == 1 else values
+    if values.shape[0] != len(deltas):
+        raise InputError(f"values has {values.shape[0]} rows, the deltas {len(deltas)}")
+    rows, mats = [], []
+    d = deltas.reset_index(drop=True)
+    for (dataset, seed), g in d.groupby(["dataset", "seed"], sort=False):
+        combo_list = list(dict.fromkeys(zip(g.au, g.eu, strict=True)))
+        where = {c: i for i, c in enumerate(combo_list)}
+        per_task = {}
+        for task in TASKS:
+            t = g[g.task == task]
+            groups = ["OOD"] if task == "OODD" else ["ID", "OOD"]
+            higher = kind == "entanglement" or task != "CAL"
+            ranks = []
+            for grp in groups:
+                sel = t[t.group == grp]
+                if sel.empty:
+                    continue
+                v = np.full((len(combo_list), values.shape[1]), np.nan)
+                v[[where[c] for c in zip(sel.au, sel.eu, strict=True)]] = values[sel.index.to_numpy()]
+                ranks.append(rank_rows(v.T, higher).T)
+            if ranks:
+                per_task[task] = np.mean(ranks, axis=0)
+        if not per_task:
+            continue
+        per_task["final"] = np.mean(list(per_task.values()), axis=0)
+        for task, r in per_task.items():
+            rows += [(dataset, int(seed), au, eu, task) for au, eu in combo_list]
+            mats.append(r)
+    frame = pd.DataFrame(rows, columns=["dataset", "seed", "au", "eu", "task"])
+    return frame, (np.concatenate(mats) if mats else np.zeros((0, values.shape[1])))
 
 
 def seed_ranks(deltas: pd.DataFrame, kind: str = "performance") -> pd.DataFrame:
@@ -164,29 +264,9 @@ def seed_ranks(deltas: pd.DataFrame, kind: str = "performance") -> pd.DataFrame:
     """
     if kind not in ("performance", "entanglement"):
         raise InputError(f"kind must be 'performance' or 'entanglement', got {kind!r}")
-    d = deltas
     col = "delta" if kind == "entanglement" else "u_correct"
-    rows = []
-    for (dataset, seed), g in d.groupby(["dataset", "seed"], sort=False):
-        per_task = {}
-        for task in TASKS:
-            t = g[g.task == task]
-            groups = ["OOD"] if task == "OODD" else ["ID", "OOD"]
-            higher = kind == "entanglement" or task != "CAL"
-            ranks = [
-                _rank_finite(t[t.group == grp].set_index(["au", "eu"])[col].astype(float), higher)
-                for grp in groups if (t.group == grp).any()
-            ]
-            if ranks:
-                per_task[task] = pd.concat(ranks, axis=1).mean(axis=1, skipna=False)
-        if not per_task:
-            continue
-        table = pd.DataFrame(per_task)
-        table["final"] = table.mean(axis=1, skipna=False)
-        for (au, eu), r in table.iterrows():
-            for task, v in r.items():
-                rows.append({"dataset": dataset, "seed": int(seed), "au": au, "eu": eu, "task": task, "rank": v})
-    return pd.DataFrame(rows, columns=["dataset", "seed", "au", "eu", "task", "rank"])
+    frame, ranks = seed_rank_matrix(deltas, deltas[col].to_numpy(float)[:, None], kind)
+    return frame.assign(rank=ranks[:, 0] if len(ranks) else np.zeros(0))
 
 
 def rank_table(
@@ -197,23 +277,39 @@ def rank_table(
     return ranks_from_deltas(delta_table(results, ood_aggregation=ood_aggregation, ace_variant=ace_variant), kind)
 
 
-def ranks_from_deltas(deltas: pd.DataFrame, kind: str = "performance") -> pd.DataFrame:
+def ranks_from_deltas(deltas: pd.DataFrame | Derived, kind: str = "performance") -> pd.DataFrame:
     """Per-seed ranks (`seed_ranks`) averaged over seeds with the 95% half-width t(0.975, n−1)·sd/√n (SPEC §3);
-    0 for one seed, NaN when a seed's rank is NaN or missing.
-    Columns: dataset, au, eu, task (OODD, AMB, CAL, final), rank, ci, n_seeds.
+    0 for one seed, NaN when a seed's rank is NaN or missing. `ci_low`, `ci_high` give the interval: rank ± ci with
+    several seeds; with one seed and a `Derived` carrying bootstrap replicates, the 95 % percentile interval of the
+    rank over the replicates (docs/method.md §3); else NaN.
+    Columns: dataset, au, eu, task (OODD, AMB, CAL, final), rank, ci, ci_low, ci_high, n_seeds.
     """
-    sr = seed_ranks(deltas, kind)
+    cols = ["dataset", "au", "eu", "task", "rank", "ci", "ci_low", "ci_high", "n_seeds"]
+    boot = None
+    if isinstance(deltas, Derived):
+        if kind not in ("performance", "entanglement"):
+            raise InputError(f"kind must be 'performance' or 'entanglement', got {kind!r}")
+        sr, mat = seed_rank_matrix(deltas.frame, deltas.matrix(kind), kind)
+        sr = sr.assign(rank=mat[:, 0] if len(mat) else np.zeros(0))
+        if mat.shape[1] > 1:
+            low, high = percentile_interval(mat[:, 1:])
+            boot = {(r.dataset, r.au, r.eu, r.task): (lo, hi)
+                    for r, lo, hi in zip(sr.itertuples(), low, high, strict=True)}
+    else:
+        sr = seed_ranks(deltas, kind)
     rows = []
     for (dataset, task), g in sr.groupby(["dataset", "task"], sort=False):
         wide = g.assign(combo=list(zip(g.au, g.eu, strict=True))).pivot(index="seed", columns="combo", values="rank")
         finite = wide.columns[np.isfinite(wide.to_numpy(dtype=float)).all(axis=0)]
         mean, ci = (mean_rank_with_ci(wide[finite].to_numpy(dtype=float)) if len(finite) else ([], []))
         stats = dict(zip(finite, zip(mean, ci, strict=True), strict=True))
+        n = int(wide.shape[0])
         for combo in wide.columns:
             m, c = stats.get(combo, (np.nan, np.nan))
+            lo, hi = ((m - c, m + c) if n > 1 else (boot or {}).get((dataset, *combo, task), (np.nan, np.nan)))
             rows.append({"dataset": dataset, "au": combo[0], "eu": combo[1], "task": task, "rank": float(m),
-                         "ci": float(c), "n_seeds": int(wide.shape[0])})
-    out = pd.DataFrame(rows, columns=["dataset", "au", "eu", "task", "rank", "ci", "n_seeds"])
+                         "ci": float(c), "ci_low": float(lo), "ci_high": float(hi), "n_seeds": n})
+    out = pd.DataFrame(rows, columns=cols)
     if out.empty:
         return out
     key = out.apply(lambda r: order_key(r.au, r.eu), axis=1)
@@ -222,12 +318,16 @@ def ranks_from_deltas(deltas: pd.DataFrame, kind: str = "performance") -> pd.Dat
             .drop(columns=["_k", "_t"]).reset_index(drop=True))
 
 
-def format_rank(rank: float, ci: float, n_seeds: int, digits: int = 1) -> str:
-    """`3.5 ± 0.8` with several seeds, `3.5` with one, `—` when undefined."""
+def format_rank(rank: float, ci: float, n_seeds: int, digits: int = 1, low: float = np.nan,
+                high: float = np.nan) -> str:
+    """`3.5 ± 0.8` with several seeds, `3.5 [2.0, 6.0]` with one seed and a bootstrap interval, `3.5` with one
+    seed and none, `—` when undefined."""
     if not np.isfinite(rank):
         return "—"
     if n_seeds > 1 and np.isfinite(ci):
         return f"{rank:.{digits}f} ± {ci:.{digits}f}"
+    if n_seeds == 1 and np.isfinite(low) and np.isfinite(high):
+        return f"{rank:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
     return f"{rank:.{digits}f}"
 
 
@@ -236,7 +336,8 @@ def rank_grid(ranks: pd.DataFrame, dataset: str, task: str = "final", digits: in
     r = ranks[(ranks.dataset == dataset) & (ranks.task == task)]
     aus = sorted(set(r.au) | {INVALID[0]}, key=lambda a: (order_key(a, "")[0], a))
     eus = sorted(set(r.eu) | {INVALID[1]}, key=lambda e: (order_key("", e)[1], e))
-    cells = {(row.au, row.eu): format_rank(row.rank, row.ci, row.n_seeds, digits) for row in r.itertuples()}
+    cells = {(row.au, row.eu): format_rank(row.rank, row.ci, row.n_seeds, digits, getattr(row, "ci_low", np.nan),
+                                           getattr(row, "ci_high", np.nan)) for row in r.itertuples()}
     data = [[("N/A" if (a, e) == INVALID else cells.get((a, e), "—")) for e in eus] for a in aus]
     return pd.DataFrame(data, index=pd.Index([au_label(a) for a in aus], name="AU \\ EU"),
                         columns=[eu_label(e) for e in eus])

@@ -9,8 +9,10 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
+from uqseg.metrics.bootstrap import percentile_interval
 from uqseg.report.figures.style import combo_legend, hidden, new_figure, save, scatter_combos
 from uqseg.report.frames import seed_mean
+from uqseg.report.tables import Derived
 
 PANELS = (("OODD", "OOD"), ("AMB", "ID"), ("AMB", "OOD"), ("CAL", "ID"), ("CAL", "OOD"))
 AXES = {
@@ -40,6 +42,13 @@ def draw_panel(ax: Axes, points: pd.DataFrame, task: str, group: str, dataset: s
     tri_x, tri_y = ([lo, hi, hi], [lo, lo, hi]) if lower else ([lo, lo, hi], [lo, hi, hi])
     ax.fill(tri_x, tri_y, color=SHADE, alpha=0.08, lw=0)
     ax.plot([lo, hi], [lo, hi], color="#555555", lw=1, ls="--", zorder=1)
+    if {"u_wrong_low", "u_correct_low"} <= set(points.columns):
+        x, y = points.u_wrong.to_numpy(float), points.u_correct.to_numpy(float)
+        xerr = np.abs(np.stack([x - points.u_wrong_low.to_numpy(float), points.u_wrong_high.to_numpy(float) - x]))
+        yerr = np.abs(np.stack([y - points.u_correct_low.to_numpy(float),
+                                points.u_correct_high.to_numpy(float) - y]))
+        ax.errorbar(x, y, xerr=np.nan_to_num(xerr), yerr=np.nan_to_num(yerr), fmt="none", ecolor="#999999",
+                    elinewidth=0.7, capsize=0, zorder=1.5)
     scatter_combos(ax, points, "u_wrong", "u_correct")
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
@@ -52,13 +61,36 @@ def draw_panel(ax: Axes, points: pd.DataFrame, task: str, group: str, dataset: s
     ax.set_title("\n".join(t for t in (dataset, f"{TITLES[task]} ({where})", note) if t))
 
 
-def plot_entanglement(deltas: pd.DataFrame, out_dir: Path, name: str = "fig7_entanglement") -> Path:
-    """Fig. 7 (paper §4): rows = datasets, columns = task and split group; points are means over seeds.
+def seed_mean_intervals(derived: Derived, keys: list[str]) -> pd.DataFrame:
+    """Per group of `keys`: u_wrong and u_correct averaged over seeds, with 95 % bootstrap intervals of that mean
+    (each replicate averaged over the seeds alike, docs/method.md §3)."""
+    f = derived.frame.reset_index(drop=True)
+    rows = []
+    for k, g in f.groupby(keys, sort=False):
+        idx = g.index.to_numpy()
+        row = dict(zip(keys, k, strict=True))
+        for name, mat in (("u_wrong", derived.wrong), ("u_correct", derived.correct)):
+            m = mat[idx].mean(0)
+            low, high = percentile_interval(m[None, 1:])
+            row.update({name: m[0], f"{name}_low": low[0], f"{name}_high": high[0]})
+        rows.append(row)
+    return pd.DataFrame(rows, columns=[*keys, "u_wrong", "u_wrong_low", "u_wrong_high", "u_correct", "u_correct_low",
+                                       "u_correct_high"])
+
+
+def plot_entanglement(deltas: pd.DataFrame, out_dir: Path, name: str = "fig7_entanglement",
+                      derived: Derived | None = None) -> Path:
+    """Fig. 7 (paper §4): rows = datasets, columns = task and split group; points are means over seeds, with 95 %
+    bootstrap error bars over the test images when `derived` carries replicates.
 
     Points below the diagonal (above it for ACE, where lower is better) are combinations whose wrong measure beats
     the correct one (Δ < 0, entangled).
     """
-    pts = seed_mean(deltas, ["dataset", "au", "eu", "task", "group"], ["u_wrong", "u_correct"])
+    keys = ["dataset", "au", "eu", "task", "group"]
+    if derived is not None and derived.correct.shape[1] > 1:
+        pts = seed_mean_intervals(derived, keys)
+    else:
+        pts = seed_mean(deltas, keys, ["u_wrong", "u_correct"])
     datasets = sorted(set(pts.dataset)) or ["(no data)"]
     fig, axes = new_figure(len(datasets), len(PANELS), 3.3 * len(PANELS), 3.6 * len(datasets) + 0.6)
     for i, dataset in enumerate(datasets):

@@ -1,0 +1,99 @@
+"""How reproducible the rankings are (docs/method.md §3 Ranking): Kendall's τ between seeds, Kendall's W over seeds
+or over bootstrap replicates, and the combinations that cannot be told apart from the best."""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import kendalltau
+
+from uqseg.metrics.bootstrap import percentile_interval
+from uqseg.metrics.ranking import kendall_w
+from uqseg.report.tables import Derived, delta_table, seed_rank_matrix, seed_ranks
+
+RANK_TASKS = ("OODD", "AMB", "CAL", "final")
+KINDS = ("performance", "entanglement")
+
+
+def _mean_tau(wide: np.ndarray) -> float:
+    """Mean Kendall τ-b over the pairs of rows (seeds) of a seeds × items rank table; NaN with one seed."""
+    taus = [kendalltau(a, b).statistic for a, b in combinations(wide, 2)]
+    taus = [t for t in taus if np.isfinite(t)]
+    return float(np.mean(taus)) if taus else float("nan")
+
+
+def seed_reproducibility(results_or_deltas: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset, task (OODD, AMB, CAL, final) and rank kind (performance, entanglement): the mean Kendall τ
+    between the seed pairs' rankings of the combinations and Kendall's W over the seeds (tie-corrected), both over
+    the combinations ranked in every seed (docs/method.md §3). Takes a results table or its `delta_table`.
+    Columns: dataset, task, kind, n_seeds, n_combinations, mean_tau, kendall_w (NaN with one seed).
+    """
+    d = results_or_deltas if "delta" in results_or_deltas.columns else delta_table(results_or_deltas)
+    rows = []
+    for kind in KINDS:
+        sr = seed_ranks(d, kind)
+        for (dataset, task), g in sr.groupby(["dataset", "task"], sort=False):
+            wide = g.pivot_table(index="seed", columns=["au", "eu"], values="rank", dropna=False).to_numpy(float)
+            wide = wide[:, np.isfinite(wide).all(0)]
+            n = wide.shape[0]
+            rows.append({"dataset": dataset, "task": task, "kind": kind, "n_seeds": n, "n_combinations":
+                         wide.shape[1], "mean_tau": _mean_tau(wide) if n > 1 else float("nan"),
+                         "kendall_w": kendall_w(wide) if n > 1 else float("nan")})
+    return _ordered(pd.DataFrame(rows, columns=["dataset", "task", "kind", "n_seeds", "n_combinations", "mean_tau",
+                                                "kendall_w"]))
+
+
+def bootstrap_concordance(derived: Derived) -> pd.DataFrame:
+    """Per dataset, seed, task and rank kind: Kendall's W of the combinations' ranks over the bootstrap replicates
+    (the one-seed stand-in for W over seeds: how stable the ranking is when the test images are resampled).
+    Columns: dataset, seed, task, kind, replicates, kendall_w (NaN without replicates)."""
+    rows = []
+    for kind in KINDS:
+        frame, ranks = seed_rank_matrix(derived.frame, derived.matrix(kind), kind)
+        for (dataset, seed, task), g in frame.groupby(["dataset", "seed", "task"], sort=False):
+            r = ranks[g.index.to_numpy(), 1:]
+            r = r[np.isfinite(r).all(1)].T
+            rows.append({"dataset": dataset, "seed": int(seed), "task": task, "kind": kind, "replicates": r.shape[0],
+                         "kendall_w": kendall_w(r) if r.shape[0] > 1 else float("nan")})
+    return _ordered(pd.DataFrame(rows, columns=["dataset", "seed", "task", "kind", "replicates", "kendall_w"]))
+
+
+def indistinguishable(derived: Derived, level: float = 0.95) -> pd.DataFrame:
+    """Per dataset, task, split group and rank kind: the best combination (seed-mean value: higher AUROC, NCC and
+    Δ, lower ACE) and the others whose paired bootstrap difference to it has a `level` interval containing 0
+    (docs/method.md §3). Every combination of a dataset and seed shares the resamples, so the difference is
+    resampled pairwise; with several seeds each replicate is averaged over the seeds first (the interval then
+    reflects the test images only, not the training seeds).
+    Columns: dataset, task, group, kind, best, tied (comma-separated `au+eu`), n_tied."""
+    rows = []
+    frame = derived.frame
+    for kind in KINDS:
+        mat = derived.matrix(kind)
+        if mat.shape[1] < 2:
+            continue
+        for (dataset, task, group), g in frame.groupby(["dataset", "task", "group"], sort=False):
+            combo = (g.au + "+" + g.eu).to_numpy()
+            names = list(dict.fromkeys(combo))
+            mean = np.stack([mat[g.index.to_numpy()[combo == c]].mean(0) for c in names])
+            finite = np.isfinite(mean[:, 0])
+            if not finite.any():
+                continue
+            sign = -1.0 if (task == "CAL" and kind == "performance") else 1.0
+            best = int(np.nanargmax(sign * np.where(finite, mean[:, 0], np.nan)))
+            low, high = percentile_interval(mean[:, 1:] - mean[best, 1:], level)
+            tied = [names[i] for i in range(len(names)) if i != best and low[i] <= 0 <= high[i]]
+            rows.append({"dataset": dataset, "task": task, "group": group, "kind": kind, "best": names[best],
+                         "tied": ", ".join(tied) or "none", "n_tied": len(tied)})
+    return pd.DataFrame(rows, columns=["dataset", "task", "group", "kind", "best", "tied", "n_tied"])
+
+
+def _ordered(df: pd.DataFrame) -> pd.DataFrame:
+    order = {t: i for i, t in enumerate(RANK_TASKS)}
+    keys = [c for c in ("dataset", "kind", "seed") if c in df.columns]
+    return (df.assign(_t=df.task.map(order)).sort_values([*keys, "_t"], kind="stable").drop(columns="_t")
+            .reset_index(drop=True))
+
+
+__all__ = ["bootstrap_concordance", "indistinguishable", "seed_reproducibility"]
