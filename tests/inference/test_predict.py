@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import tracemalloc
 
 import h5py
@@ -17,11 +18,12 @@ from uqseg.data.contract import Split
 from uqseg.epistemic import SwagState, build_method
 from uqseg.errors import NumericalError
 from uqseg.inference.config import InferenceConfig
+from uqseg.inference.evaluate import _read_chunk
 from uqseg.inference.predict import group_seed, predict_split
 from uqseg.inference.store import read_attrs
 from uqseg.metrics import instance_ged
 from uqseg.nn.base import AleatoricModel
-from uqseg.uncertainty import decompose
+from uqseg.uncertainty import decompose, discretize
 
 CFG = InferenceConfig(samples=4, instances=3, batch_size=3, instance_group=2, stored_sample_images=2, seed=5)
 
@@ -163,3 +165,30 @@ def test_memory_does_not_grow_with_images(tmp_path) -> None:
     """Peak traced memory (NumPy/HDF5 side; the split's arrays exist before tracing) is flat in N."""
     small, large = _peak(tmp_path, 8), _peak(tmp_path, 64)
     assert large <= 1.2 * small, (small, large)
+
+
+def test_discretize_option_one_hots_every_sample(tmp_path) -> None:
+    """Paper appendix A.3: with No-EU every one-hot sample has entropy 0, so AU = 0 and EU = TU."""
+    split = tiny_dataset().split("test")
+    method = build_method("none", [NoisyNet(seed=1)])
+    path = predict_split("ssn", "none", method, split, tmp_path / "d.h5", CFG.model_copy(update={"discretize": True}))
+    with torch.no_grad():
+        first = method.sample_reference(torch.from_numpy(split.images[0:3]), 4, [0], group_seed(5, 0, 0))[0]
+    hot = discretize(first).double().numpy()
+    assert ((hot.mean(0) > 0) & (hot.mean(0) < 1)).any() and (hot.mean(0) % 0.25 == 0).all()
+    with h5py.File(path) as f:
+        assert (f["au"][:] == 0).all()
+        np.testing.assert_allclose(f["tu"][:3], _entropy(hot.mean(0)), atol=1e-5)
+        np.testing.assert_allclose(f["eu"][:3], f["tu"][:3])
+        assert json.loads(f.attrs["config"])["discretize"] is True
+
+
+def test_evaluation_reads_the_stored_pred(tmp_path) -> None:
+    split = tiny_dataset().split("test")
+    path = predict_split("ssn", "none", build_method("none", [NoisyNet(seed=1)]), split, tmp_path / "t.h5", CFG)
+    with h5py.File(path, "r+") as f:
+        f["mean"][:] = f["mean"][:][:, ::-1]  # the stored mean's argmax now disagrees with pred
+        batch = _read_chunk(f, path, split, 0, 3, 2)
+        np.testing.assert_array_equal(batch["pred"], f["pred"][:3])
+        assert (batch["pred"] != batch["mean"].argmax(1)).any()
+        np.testing.assert_array_equal(batch["ged_iou"], f["ged_iou"][:3])

@@ -126,7 +126,7 @@ class UncertaintyHistogram:
         return _fit_logistic(s[:, 2], s[:, 3], s[:, 4], s[:, 5])
 
     def quantile(self, q: float) -> float:
-        """The q-quantile of the pixel values added (0 when it falls among the exact zeros)."""
+        """The q-quantile (the first value whose empirical CDF reaches q) of the pixels added; 0 among exact zeros."""
         if not 0 <= q <= 1:
             raise InputError(f"quantile q must lie in [0, 1], got {q}")
         counts = self.sums[:, 0]
