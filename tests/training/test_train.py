@@ -192,3 +192,19 @@ def test_overfit_one_batch_reduces_loss(tmp_path: Path) -> None:
     with torch.no_grad():
         after = float(load_trained_model(run, out, model_factory=tiny_factory).loss(batch))
     assert after < 0.5 * before, (before, after)
+
+
+def test_checkpoint_every_n_epochs_resumes_from_the_last_written_epoch(tmp_path: Path, data) -> None:
+    run = make_run(epochs=4, swag_epochs=3)
+    sparse = make_run(epochs=4, swag_epochs=3, checkpoint_every_n_epochs=2)
+    assert sparse.key == run.key  # an execution setting: the same run
+    straight = train_run(run, data, tmp_path / "a", progress=False, model_factory=tiny_factory)
+    with pytest.raises(Interrupt):
+        train_run(sparse, data, tmp_path / "b", progress=False, model_factory=tiny_factory,
+                  callbacks=[InterruptAtEpoch(3)])
+    partial = torch.load(tmp_path / "b" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert partial["epoch"] == 1 and partial["global_step"] == 8  # epoch 2 ran but was not checkpointed
+    resumed = train_run(sparse, data, tmp_path / "b", progress=False, model_factory=tiny_factory)
+    for name in ("raw.safetensors", "ema.safetensors", "swag.safetensors"):
+        a, b = load_file(straight / name), load_file(resumed / name)
+        assert all(torch.equal(a[k], b[k]) for k in a), name

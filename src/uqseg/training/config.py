@@ -11,7 +11,8 @@ from uqseg.errors import ConfigError
 # Fields that choose where and how a run executes but not what it computes: they stay out of the run key, so a run
 # trained on one backend is found again on another. ``batch_size`` is the global batch, split across DDP processes.
 EXECUTION_FIELDS = frozenset(
-    {"accelerator", "devices", "strategy", "logger", "num_workers", "compile", "channels_last", "val_every_n_epochs"}
+    {"accelerator", "devices", "strategy", "logger", "num_workers", "compile", "channels_last", "val_every_n_epochs",
+     "checkpoint_every_n_epochs"}
 )
 
 
@@ -34,11 +35,16 @@ class TrainConfig(BaseModel):
     strategy: str = "auto"
     logger: Literal["csv", "tensorboard", "mlflow"] = "csv"
     num_workers: int = Field(0, ge=0)
-    channels_last: bool = Field(False, description="channels_last memory format; CUDA only.")
+    channels_last: bool = Field(
+        False, description="channels_last memory format for the model and images (faster convs on CPU and CUDA)."
+    )
     compile: bool = Field(False, description="torch.compile the training loss; CUDA only.")
     seed: int = Field(0, ge=0)
     limit_train_batches: int | float | None = Field(None, description="Batches per epoch (int) or fraction (float).")
     val_every_n_epochs: int | None = Field(None, ge=1, description="Validation loss on EMA weights every N epochs.")
+    checkpoint_every_n_epochs: int = Field(
+        1, ge=1, description="Write the resume checkpoint after every N-th epoch (and never mid-epoch)."
+    )
 
     @model_validator(mode="after")
     def _check_limits(self) -> TrainConfig:

@@ -38,7 +38,7 @@ class TrainingModule(pl.LightningModule):
         self.cfg = train
         self.run_key = run_key
         self.seed = seed
-        self.channels_last = cuda_features and train.channels_last
+        self.channels_last = train.channels_last
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.ema = EmaWeights(model, train.ema_decay)
@@ -47,7 +47,15 @@ class TrainingModule(pl.LightningModule):
         self._raw_backup: dict[str, Tensor] | None = None
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        """AdamW (docs/method.md §7); the fused kernel when every parameter is a float tensor on CPU or CUDA.
+
+        Fused AdamW is one kernel per step instead of about ten small ops per parameter tensor (5.8 → 1.0 ms per
+        step for a width-8 net on one CPU thread, docs/performance.md); it differs from the per-tensor loop only by
+        float rounding and is as deterministic.
+        """
+        params = list(self.model.parameters())
+        fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+        return torch.optim.AdamW(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay, fused=fused or None)
 
     def on_train_epoch_start(self) -> None:
         stream = epoch_seed(self.seed, self.current_epoch, self.global_rank)

@@ -1,7 +1,8 @@
 """Train one planned run with Lightning (SPEC §7), resuming from its last epoch checkpoint.
 
-CPU, one GPU or DDP over several devices run the same code; on CUDA, bf16 autocast, channels_last and
-``torch.compile`` are used when the config asks for them.
+CPU, one GPU or DDP over several devices run the same code; channels_last is used on any device, bf16 autocast
+and ``torch.compile`` on CUDA only, when the config asks for them. The resume checkpoint is written after every
+``checkpoint_every_n_epochs``-th epoch.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def train_run(
         filename=Path(ckpt.LAST_CHECKPOINT).stem,
         monitor=None,
         save_top_k=1,
-        every_n_epochs=1,
+        every_n_epochs=cfg.checkpoint_every_n_epochs,
         save_on_train_epoch_end=True,
         enable_version_counter=False,
     )
