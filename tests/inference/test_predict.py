@@ -48,7 +48,7 @@ def test_no_eu_convention_every_sample_is_an_instance(tmp_path) -> None:
         assert f["samples"].shape == (2, 4, 2, 16, 16)
         np.testing.assert_allclose(f["samples"][:2], p[:, :2].transpose(1, 0, 2, 3, 4), atol=1e-3)
         ann = split.annotations[0:3]
-        ged_ref = instance_ged(p.argmax(2)[:, None], ann, 2)  # No-EU: every sample an instance of one sample
+        ged_ref = instance_ged(p.argmax(2)[None], ann, 2)  # No-EU: one GED over all S samples
         np.testing.assert_allclose(f["ged_dice"][:3], ged_ref["dice"].mean(0), atol=1e-12)
         np.testing.assert_allclose(f["ged_iou"][:3], ged_ref["iou"].mean(0), atol=1e-12)
         maps = np.concatenate([p.mean(0).argmax(1)[None], p.argmax(2)])  # mean argmax, then each instance's

@@ -62,12 +62,11 @@ def _add_instance_scores(samples: Tensor, no_eu: bool, annotations: np.ndarray, 
                          ged_sums: dict[str, np.ndarray], bg_sum: np.ndarray) -> None:
     """Add one group's per-image GED sums and instance-argmax background fractions (docs/method.md §3).
 
-    samples is G×S×B×C×H×W; No-EU (G = 1) counts each of its S samples as an instance of one sample.
+    samples is G×S×B×C×H×W. GED pools the S samples of each instance; No-EU (G = 1) pools all S of its samples
+    into one GED, while for the background fraction each of its samples counts as an instance of its own.
     """
     labels = samples.argmax(3).to(torch.uint8)  # G×S×B×H×W
     instances = samples[0] if no_eu else samples.mean(1)  # instance means, G'×B×C×H×W
-    if no_eu:
-        labels = labels[0][:, None]
     bg_sum += (instances.argmax(2) == 0).double().mean((-2, -1)).sum(0).cpu().numpy()
     for d, v in instance_ged(labels.cpu().numpy(), annotations, num_classes).items():
         ged_sums[d] += v.sum(0)
@@ -79,7 +78,7 @@ def predict_split(
     """Predict TU/AU/EU maps, the mean and its argmax for every image of ``split`` into ``out_path`` (HDF5).
 
     Also stores per image ``ged_dice`` and ``ged_iou`` (GED within each EU instance over its S AU samples against
-    the split's annotators, averaged over instances; No-EU: S instances of one sample) and ``bg_fraction`` (the
+    the split's annotators, averaged over instances; No-EU: one GED over all S samples) and ``bg_fraction`` (the
     background fraction averaged over the mean's argmax and, with several instances, each instance's argmax).
     With ``cfg.discretize`` every AU sample becomes the one-hot map of its argmax first (paper appendix A.3).
     Deterministic given ``cfg``. Raises NumericalError naming ``au+eu``, the split and the image index when a sample
@@ -132,7 +131,7 @@ def predict_split(
             arrays["pred"] = mean.argmax(1).astype(np.uint8)
             bg_pred = (arrays["pred"] == 0).mean((1, 2))
             arrays["bg_fraction"] = bg_pred if n_groups == 1 else (bg_pred + bg_sum) / (1 + n_groups)
-            arrays.update({f"ged_{d}": v / n_groups for d, v in ged_sums.items()})
+            arrays.update({f"ged_{d}": v / (1 if no_eu else m_total) for d, v in ged_sums.items()})
             write_batch(f, start, arrays)
             start += images.shape[0]
             del maps, arrays, mean, acc  # drop this batch before the next one is sampled

@@ -63,7 +63,7 @@ def instance_ged(labels: Any, annotations: Any, num_classes: int = 2) -> dict[st
     """Squared GED within each EU instance, for d = 1 − Dice and d = 1 − IoU (docs/method.md §3).
 
     labels: M×S×B×H×W class indices (the argmax of each instance's S AU samples; a model without EU passes its S
-    samples as M = S instances of one sample); annotations B×K×H×W. Per instance and image,
+    samples as one instance, M = 1); annotations B×K×H×W. Per instance and image,
     GED = 2·E d(S, Y) − E d(S, S') − E d(Y, Y'), every expectation over all ordered pairs (self-pairs included).
     Returns {"dice": M×B, "iou": M×B}; the authors average these over instances.
     """
