@@ -141,7 +141,7 @@ class Evaluator:
 
         GED (metrics ``ged_dice`` and ``ged_iou``) takes the per-image ``ged_dice`` and ``ged_iou`` (B,) when given
         (a predictions file stores them), else ``sample_labels``: M×S×B×H×W class indices, GED within each
-        instance averaged over instances, or L×B×H×W, L instances of one sample each (the No-EU convention).
+        instance averaged over instances (a model without EU: M = 1), or L×B×H×W, L instances of one sample each.
         """
         if split != self.id_split and split not in self.ood_splits:
             raise InputError(f"split {split!r} is neither id_split nor one of ood_splits")
