@@ -202,31 +202,69 @@ def models(
     typer.echo(size_table(cfg))
 
 
+def _interrupted() -> None:
+    """Exit 130 with one line, as a shell does for a command stopped by Ctrl-C (docs/reliability.md)."""
+    typer.echo("interrupted", err=True)
+    sys.exit(130)
+
+
 def main() -> None:
-    """Console entry point: uqseg errors print one line and exit 2; ``--debug`` shows the traceback."""
-    debug = "--debug" in sys.argv[1:]
+    """Console entry point: uqseg errors print one line and exit 2; ``--debug`` shows the traceback; Ctrl-C exits
+    130 with the one line ``interrupted``, also when a library turned the KeyboardInterrupt into another exit
+    (Lightning exits 1), because SIGINT is watched here (docs/reliability.md)."""
+    import signal
+
+    seen: list[int] = []
+
+    def on_sigint(signum: int, frame: object) -> None:
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        app(standalone_mode=False)
+        code = _run("--debug" in sys.argv[1:], seen)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if seen or code == 130:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code)
+
+
+def _run(debug: bool, seen: list[int]) -> int:
+    """Run the app and return the exit code; 130 when interrupted (``seen`` holds the SIGINTs received)."""
+    try:
+        code = app(standalone_mode=False)
+        return code if isinstance(code, int) else 0
+    except KeyboardInterrupt:
+        return 130
     except UqsegError as err:
+        if seen:
+            return 130
         if debug:
             raise
         typer.echo(f"error: {err}", err=True)
-        sys.exit(2)
+        return 2
     except (typer.Exit, SystemExit) as err:
+        if seen:
+            return 130
         code = getattr(err, "exit_code", getattr(err, "code", 0))
-        sys.exit(code)
+        if code is None or isinstance(code, int):
+            return code or 0
+        typer.echo(str(code), err=True)
+        return 1
     except Exception as err:  # click usage errors and the like
         import click
 
+        if seen or isinstance(err, click.exceptions.Abort):
+            return 130
         if isinstance(err, click.ClickException):
             err.show()
-            sys.exit(err.exit_code)
-        if isinstance(err, click.exceptions.Abort):
-            sys.exit(130)
+            return err.exit_code
         if debug:
             raise
         typer.echo(f"error: {type(err).__name__}: {err} (run with --debug for the traceback)", err=True)
-        sys.exit(1)
+        return 1
 
 
 if __name__ == "__main__":

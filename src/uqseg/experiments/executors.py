@@ -4,16 +4,25 @@ step as a Ray task with its resource needs, as soon as its dependencies have fin
 Both skip complete steps without running them and report every start and finish to a listener (the step log and
 the progress display). A failing step stops the run: the local executor re-raises its error; the Ray executor
 cancels the steps still running (their outputs are atomic, so nothing half-written remains) and re-raises it.
+
+Ctrl-C (SIGINT) is not a failure: the local executor reports each running step as ``interrupted``, kills its worker
+processes (which ignore SIGINT, so they print nothing) and raises KeyboardInterrupt; ``uqseg`` then exits 130
+(docs/reliability.md). A library that turns the KeyboardInterrupt into another exception (Lightning exits 1) is
+still reported as interrupted, because the executor watches for SIGINT itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
+from types import FrameType
 from typing import Any, Protocol
 
 from uqseg.errors import ConfigError, UqsegError
@@ -38,6 +47,49 @@ def skipped(step: Step) -> Outcome:
 def failed(step: Step, start: str, wall_s: float, err: BaseException) -> Outcome:
     """The outcome of a step that raised ``err``."""
     return Outcome(step.name, step.key, step.kind, "failed", start, now(), wall_s, f"{type(err).__name__}: {err}")
+
+
+def interrupted(step: Step, start: str, wall_s: float) -> Outcome:
+    """The outcome of a step stopped by Ctrl-C: not a failure, and not done."""
+    return Outcome(step.name, step.key, step.kind, "interrupted", start, now(), wall_s, "interrupted by SIGINT")
+
+
+class SigintWatch:
+    """Within ``with``, remembers whether SIGINT arrived (then calls the previous handler, which normally raises
+    KeyboardInterrupt); a no-op outside the main thread, where handlers cannot be set."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._previous: Any = None
+
+    def __enter__(self) -> SigintWatch:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.seen = True
+        if callable(self._previous):
+            self._previous(signum, frame)
+        elif self._previous != signal.SIG_IGN:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+@contextlib.contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while worker processes are spawned inside the block: they inherit SIG_IGN from the start."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def execute_step(step: Step, run_dir: Path | str, torch_threads: int | None = None) -> Outcome:
@@ -77,18 +129,22 @@ class LocalExecutor:
         if self.workers > 1:
             self._run_parallel(graph, Path(run_dir).resolve(), listener)
             return
-        for step in graph.order():
-            if is_complete(run_dir, step):
-                listener.finished(step, skipped(step))
-                continue
-            listener.started(step)
-            start, t0 = now(), time.perf_counter()
-            try:
-                outcome = execute_step(step, run_dir, self.torch_threads)
-            except BaseException as err:
-                listener.finished(step, failed(step, start, time.perf_counter() - t0, err))
-                raise
-            listener.finished(step, outcome)
+        with SigintWatch() as watch:
+            for step in graph.order():
+                if is_complete(run_dir, step):
+                    listener.finished(step, skipped(step))
+                    continue
+                listener.started(step)
+                start, t0 = now(), time.perf_counter()
+                try:
+                    outcome = execute_step(step, run_dir, self.torch_threads)
+                except BaseException as err:
+                    if watch.seen or isinstance(err, KeyboardInterrupt):
+                        listener.finished(step, interrupted(step, start, time.perf_counter() - t0))
+                        raise KeyboardInterrupt from None
+                    listener.finished(step, failed(step, start, time.perf_counter() - t0, err))
+                    raise
+                listener.finished(step, outcome)
 
     def _run_parallel(self, graph: StepGraph, run_dir: Path, listener: Listener) -> None:
         """Submit each step to the process pool as soon as its dependencies are done; stop at the first failure."""
@@ -96,35 +152,57 @@ class LocalExecutor:
         running: dict[Future[Outcome], tuple[Step, str, float]] = {}
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(self.workers, mp_context=context, initializer=die_with_parent) as pool:
-            while len(done) < len(graph):
-                for step in graph.ready(done, {s.name for s, _, _ in running.values()}):
-                    if is_complete(run_dir, step):
-                        listener.finished(step, skipped(step))
-                        done.add(step.name)
-                        continue
-                    listener.started(step)
-                    future = pool.submit(execute_step, step, run_dir, self.torch_threads)
-                    running[future] = (step, now(), time.perf_counter())
-                if not running:
-                    if len(done) < len(graph):
-                        raise UqsegError(f"no step can run; waiting: {sorted({s.name for s in graph} - done)[:5]}")
-                    break
-                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for future in finished:
-                    step, start, t0 = running.pop(future)
-                    err = future.exception()
-                    if err is not None:
-                        listener.finished(step, failed(step, start, time.perf_counter() - t0, err))
-                        for other in running:
-                            other.cancel()
-                        raise err
-                    listener.finished(step, future.result())
+            try:
+                self._drive(pool, graph, run_dir, listener, done, running)
+            except KeyboardInterrupt:
+                for step, start, t0 in running.values():
+                    listener.finished(step, interrupted(step, start, time.perf_counter() - t0))
+                kill_workers(pool)
+                raise
+
+    def _drive(self, pool: ProcessPoolExecutor, graph: StepGraph, run_dir: Path, listener: Listener, done: set[str],
+               running: dict[Future[Outcome], tuple[Step, str, float]]) -> None:
+        """The scheduling loop of ``_run_parallel``; ``running`` holds the steps in flight for the caller."""
+        while len(done) < len(graph):
+            for step in graph.ready(done, {s.name for s, _, _ in running.values()}):
+                if is_complete(run_dir, step):
+                    listener.finished(step, skipped(step))
                     done.add(step.name)
+                    continue
+                listener.started(step)
+                with sigint_ignored():
+                    future = pool.submit(execute_step, step, run_dir, self.torch_threads)
+                running[future] = (step, now(), time.perf_counter())
+            if not running:
+                if len(done) < len(graph):
+                    raise UqsegError(f"no step can run; waiting: {sorted({s.name for s in graph} - done)[:5]}")
+                break
+            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in finished:
+                step, start, t0 = running.pop(future)
+                err = future.exception()
+                if err is not None:
+                    listener.finished(step, failed(step, start, time.perf_counter() - t0, err))
+                    for other in running:
+                        other.cancel()
+                    raise err
+                listener.finished(step, future.result())
+                done.add(step.name)
+
+
+def kill_workers(pool: ProcessPoolExecutor) -> None:
+    """SIGKILL the pool's worker processes and drop its queued work, without waiting for running steps (their
+    outputs are atomic, so nothing half-written remains under a final name)."""
+    for process in list(getattr(pool, "_processes", {}).values()):
+        process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def die_with_parent() -> None:
-    """Worker initialiser: on Linux, have the kernel kill this worker when the benchmark process dies (SIGKILL
-    included), so a killed run leaves no step running behind the next one's back."""
+    """Worker initialiser: ignore SIGINT (Ctrl-C reaches the whole process group; the parent stops the workers)
+    and, on Linux, have the kernel kill this worker when the benchmark process dies (SIGKILL included), so a
+    killed run leaves no step running behind the next one's back."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         import ctypes
 

@@ -92,7 +92,7 @@ class ProgressDisplay:
 
     def finished(self, step: Step, outcome: Outcome) -> None:
         self.current.pop(step.name, None)
-        if outcome.status != "failed":
+        if outcome.status not in ("failed", "interrupted"):
             self.completed += 1
             self.eta.finish(step.cost, outcome.wall_s if outcome.status == "done" else None)
         if self.enabled and not self.live and outcome.status != "skipped":

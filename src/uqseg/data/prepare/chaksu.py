@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -58,15 +60,28 @@ def chaksu_splits(found: dict[tuple[str, str], list[ChaksuImage]]) -> dict[str, 
 
 def _loaded(items: list[ChaksuImage], workers: int) -> Iterator[tuple[np.ndarray, np.ndarray, tuple, list[str]]]:
     """``load_sample`` of every item, in order; with ``workers`` > 1 in spawned processes (no forked HDF5 or
-    progress-bar threads), whose queued work is cancelled as soon as one image fails."""
+    progress-bar threads) that ignore Ctrl-C, and are killed, their queued work cancelled, as soon as one image
+    fails or this process is interrupted (``uqseg`` then exits 130 without worker tracebacks)."""
     if workers <= 1:
         yield from map(load_sample, items)
         return
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
     try:
-        yield from pool.map(load_sample, items, chunksize=4)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None  # workers start ignoring Ctrl-C
+        try:
+            results = pool.map(load_sample, items, chunksize=4)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        yield from results
+    except BaseException:  # ... and this process stops them at once on Ctrl-C or a failed image
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def prepare_chaksu(source: Path | str, output: Path | str, *, overwrite: bool = False, progress: bool = False,
