@@ -3,7 +3,9 @@
 Every level forbids unknown keys. Per-dataset overrides (SPEC §7 epochs, SPEC §5 Prob. UNet β) are partial
 ``train``/``model`` mappings on a dataset, and per AU model below it (``datasets.<name>.au.<au>``); they are
 merged over the global sections in that order and validated when the config is loaded, before any work starts.
-The seeds replace ``train.seed`` and ``inference.seed``: study seed ``s`` trains and infers with seed ``s``.
+The seeds replace ``train.seed`` and ``inference.seed``: study seed ``s`` trains and infers with seed ``s``. A
+dataset's own ``seeds`` replace the top-level list for that dataset (the paper repeats Chákṣu 5 times and runs LIDC
+once; docs/method.md §7).
 The model's geometry (``in_channels``, ``num_classes``, ``image_size``) comes from each dataset.
 """
 
@@ -37,6 +39,13 @@ class AUOverride(_Strict):
     model: dict[str, Any] = {}
 
 
+def check_seeds(value: list[int]) -> list[int]:
+    """``value`` if its seeds are distinct and non-negative, else a ValueError saying so."""
+    if any(s < 0 for s in value) or len(set(value)) != len(value):
+        raise ValueError("seeds must be distinct non-negative integers")
+    return value
+
+
 class DatasetEntry(_Strict):
     """One dataset of the study.
 
@@ -44,6 +53,7 @@ class DatasetEntry(_Strict):
     - ``root``: input folder of a prepared real dataset; may be absolute (it is only read).
     - ``cache_dir``: output folder for generated data, relative to the run directory (default ``data/<name>``).
     - ``train``, ``model``: partial overrides of the global sections; ``au``: the same per AU model.
+    - ``seeds``: the study seeds of this dataset, replacing the top-level ``seeds`` (None: use those).
     """
 
     options: dict[str, Any] = {}
@@ -52,6 +62,12 @@ class DatasetEntry(_Strict):
     train: dict[str, Any] = {}
     model: dict[str, Any] = {}
     au: dict[str, AUOverride] = {}
+    seeds: list[int] | None = Field(None, min_length=1)
+
+    @field_validator("seeds")
+    @classmethod
+    def _valid_seeds(cls, value: list[int] | None) -> list[int] | None:
+        return value if value is None else check_seeds(value)
 
     @field_validator("options")
     @classmethod
@@ -140,9 +156,7 @@ class BenchmarkConfig(_Strict):
     @field_validator("seeds")
     @classmethod
     def _valid_seeds(cls, value: list[int]) -> list[int]:
-        if any(s < 0 for s in value) or len(set(value)) != len(value):
-            raise ValueError("seeds must be distinct non-negative integers")
-        return value
+        return check_seeds(value)
 
     @model_validator(mode="after")
     def _check_overrides(self) -> BenchmarkConfig:
@@ -151,6 +165,11 @@ class BenchmarkConfig(_Strict):
                 train_config(self, name, au)
                 model_config(self, name, au)
         return self
+
+    def dataset_seeds(self, dataset: str) -> list[int]:
+        """The study seeds of ``dataset``: its own ``seeds`` if set, else the top-level ``seeds``."""
+        own = self.datasets[dataset].seeds
+        return list(self.seeds if own is None else own)
 
     def combinations(self) -> list[tuple[str, str]]:
         """The selected combinations as (au, eu) pairs, in config order."""

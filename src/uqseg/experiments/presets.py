@@ -2,8 +2,9 @@
 
 Presets are YAML files shipped in ``uqseg/presets/``; a path to a YAML file works the same. ``--set`` takes a dotted
 key and a value parsed as JSON, else as a YAML scalar (``5``, ``3e-4``, ``true``, ``[a, b]``). The explicit flags
-(``--datasets``, ``--combos``, ``--seeds``, ``--executor``, ``--ray-address``) are applied last. The result is
-validated at once: an unknown key, a wrong type, an unknown combination or dataset is a ConfigError naming it.
+(``--datasets``, ``--combos``, ``--seeds``, ``--executor``, ``--ray-address``) are applied last; ``--seeds N`` also
+replaces every dataset's own ``seeds``. The result is validated at once: an unknown key, a wrong type, an unknown
+combination or dataset is a ConfigError naming it.
 """
 
 from __future__ import annotations
@@ -115,6 +116,9 @@ def resolve_config(
         if seeds < 1:
             raise ConfigError(f"--seeds must be at least 1, got {seeds}")
         raw["seeds"] = list(range(seeds))
+        for entry in (raw.get("datasets") or {}).values():  # the flag also replaces per-dataset seeds
+            if isinstance(entry, dict):
+                entry.pop("seeds", None)
     execution = raw.setdefault("execution", {})
     if not isinstance(execution, dict):
         raise ConfigError("execution must be a mapping")

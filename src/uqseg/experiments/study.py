@@ -170,7 +170,7 @@ def study_graph(cfg: BenchmarkConfig, run_dir: Path, data: list[Step]) -> StepGr
     records = {name: read_data_record(run_dir, name) for name in cfg.datasets}
     planner = _Planner(cfg, run_dir, records, data)
     metrics = [planner.combination(dataset, seed, au, eu)
-               for dataset in cfg.datasets for seed in cfg.seeds for au, eu in cfg.combinations()]
+               for dataset in cfg.datasets for seed in cfg.dataset_seeds(dataset) for au, eu in cfg.combinations()]
     results = planner.graph.add(make_step(
         "results", "results", stepfns.run_results, {"metrics": [m.name for m in metrics]}, metrics,
         params={"metrics": [m.params["out"] for m in metrics]}, outputs=("results.parquet", "results.csv")))
