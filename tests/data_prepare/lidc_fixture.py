@@ -14,6 +14,7 @@ mask is an L shape whose arms differ, so any flip or transpose is caught.
 from __future__ import annotations
 
 import csv
+import hashlib
 import pickle
 from pathlib import Path
 
@@ -90,9 +91,15 @@ def write_metadata(path: Path, skip: tuple[int, ...] = ()) -> Path:
     return path
 
 
-def write_hdf5(path: Path, layout: str, raters: int = 4) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def series_hash(uid: str) -> int:
+    """A stand-in for PHiSeg's ``hash(series_uid)``: a signed 64-bit integer per series (deterministic here)."""
+    return int.from_bytes(hashlib.sha256(uid.encode()).digest()[:8], "little", signed=True)
+
+
+def write_hdf5(path: Path, layout: str, raters: int = 4, uids: bool = False) -> dict[str, tuple[np.ndarray, ...]]:
     """A PHiSeg (``phiseg``: raters last) or CCDM (``ccdm``: raters second) file from the fixture's slices; returns
-    the unshifted (images N×128×128, masks N×4×128×128) of each split."""
+    the unshifted (images N×128×128, masks N×4×128×128) of each split, plus the N series hashes with ``uids``
+    (then written per split as PHiSeg's ``uids``). The splits cut the slice list, so some series cross them."""
     items = list(lidc_dict().values())
     parts = {"train": items[:20], "val": items[20:30], "test": items[30:]}
     expected = {}
@@ -105,4 +112,8 @@ def write_hdf5(path: Path, layout: str, raters: int = 4) -> dict[str, tuple[np.n
             group.create_dataset("images", data=images - 0.5)
             group.create_dataset("labels", data=labels.astype(np.uint8))
             expected[name] = (images, masks)
+            if uids:
+                hashes = np.array([series_hash(item["series_uid"]) for item in chosen], dtype=np.int64)
+                group.create_dataset("uids", data=hashes)
+                expected[name] = (images, masks, hashes)
     return expected

@@ -5,6 +5,11 @@ patient (:mod:`uqseg.data.prepare.lidc_split`, or a ``patient,split`` file); the
 ``split.csv`` in the output. From a PHiSeg/CCDM HDF5 file its own train/val/test groups are kept. The test split
 is copied four times with one shift each (``uqseg.data.shifts``, seed 7); the copies keep the test annotations.
 
+Identifiers: from the pickle, ``ids`` are its keys ``<patient>_<slice>`` and ``patients`` the metadata's subject
+ids. The HDF5 files carry neither: ``ids`` are the positions ``<split>/<row>`` in the file and, when the file has
+PHiSeg's per-slice ``uids`` (series hashes), they are kept as ``series``. The manifest's ``identifiers`` says which,
+and ``series_across_splits`` counts the series found in more than one split (0 when the split is by scan).
+
 Images are stored raw, 1×H×W in [0, 1] (the HDF5 files' −0.5 offset undone); the loader replicates them to 3
 channels and applies the ImageNet mean/std (SPEC §7). Annotations are 4×H×W class indices (0/1).
 """
@@ -26,7 +31,15 @@ from uqseg.data.prepare.common import (
     source_entry,
     write_manifest,
 )
-from uqseg.data.prepare.lidc_sources import NUM_RATERS, LidcSlice, open_hdf5, read_metadata, read_pickle, source_kind
+from uqseg.data.prepare.lidc_sources import (
+    NUM_RATERS,
+    Hdf5Source,
+    LidcSlice,
+    open_hdf5,
+    read_metadata,
+    read_pickle,
+    source_kind,
+)
 from uqseg.data.prepare.lidc_split import (
     SPLIT_NAMES,
     format_split_file,
@@ -64,7 +77,7 @@ def prepare_lidc(source: Path | str, output: Path | str, *, metadata: Path | str
     if source_kind(source) == "hdf5":
         if split_file is not None:
             raise InputError(f"--split-file applies to the pickle only; {source} keeps its own train/val/test")
-        return _prepare_hdf5(source, output, progress)
+        return _prepare_hdf5(source, output, progress, echo)
     if not trust_pickle:
         raise InputError(f"refusing to read the pickle {source}: a pickle can run code; pass --trust-pickle if the "
                          "file comes from a trusted source")
@@ -153,10 +166,13 @@ def _write_pickle_splits(tmp: Path, parts: dict[str, list[tuple[str, LidcSlice]]
     finally:
         writer.close()
     facts = {**LIDC_FACTS, "image_size": list(shape), "source_format": "pickle"}
-    return write_manifest(tmp, "lidc", facts, writer, sources, {**extra, "ood_seed": OOD_SEED})
+    identifiers = {"ids": "the pickle's keys <patient>_<slice>",
+                   "patients": "Subject ID of the slice's series UID in the metadata CSV"}
+    return write_manifest(tmp, "lidc", facts, writer, sources,
+                          {**extra, "ood_seed": OOD_SEED, "identifiers": identifiers})
 
 
-def _prepare_hdf5(source: Path, output: Path, progress: bool) -> dict[str, Any]:
+def _prepare_hdf5(source: Path, output: Path, progress: bool, echo: Callable[[str], None]) -> dict[str, Any]:
     hdf5 = open_hdf5(source)
     try:
         with atomic_directory(output) as tmp:
@@ -176,12 +192,17 @@ def _prepare_hdf5(source: Path, output: Path, progress: bool) -> dict[str, Any]:
                             row += images.shape[0]
                             bar.advance(task, images.shape[0])
                         writer.write_strings(name, "ids", [f"{name}/{i:05d}" for i in range(hdf5.counts[name])])
+                        if hdf5.has_series:
+                            writer.write_strings(name, "series", hdf5.series(name))
                     test_ids = [f"test/{i:05d}" for i in range(hdf5.counts["test"])]
-                    _write_ood(writer, np.concatenate(test_images), np.concatenate(test_masks), test_ids, bar)
+                    test_series = hdf5.series("test") if hdf5.has_series else None
+                    _write_ood(writer, np.concatenate(test_images), np.concatenate(test_masks), test_ids, bar,
+                               test_series)
             finally:
                 writer.close()
             facts = {**LIDC_FACTS, "image_size": list(hdf5.shape), "source_format": f"{hdf5.layout}-hdf5"}
-            extra = {"split": f"the train/val/test groups of {source.name}", "ood_seed": OOD_SEED}
+            extra = {"split": f"the train/val/test groups of {source.name}", "ood_seed": OOD_SEED,
+                     **_hdf5_identifiers(hdf5, echo)}
             manifest = write_manifest(tmp, "lidc", facts, writer, [source_entry(source)], extra)
             open_prepared(tmp, "lidc", verify=True)
     finally:
@@ -189,12 +210,33 @@ def _prepare_hdf5(source: Path, output: Path, progress: bool) -> dict[str, Any]:
     return manifest
 
 
-def _write_ood(writer: PreparedWriter, images: np.ndarray, masks: np.ndarray, ids: list[str], bar: Any) -> None:
-    """Write the 4 shifted copies of the test split (``ood-<shift>``); the annotations are the test annotations."""
+def _hdf5_identifiers(hdf5: Hdf5Source, echo: Callable[[str], None]) -> dict[str, Any]:
+    """The manifest's ``identifiers`` of an HDF5 source and, with series hashes, ``series_across_splits``."""
+    positional = "positions <split>/<row> in the HDF5 file (it stores no slice keys)"
+    if not hdf5.has_series:
+        return {"identifiers": {"ids": positional, "series": "absent: the file has no per-slice uids"}}
+    splits_of: dict[str, set[str]] = {}
+    for name in SPLIT_NAMES:
+        for series in hdf5.series(name):
+            splits_of.setdefault(series, set()).add(name)
+    crossing = sum(len(names) > 1 for names in splits_of.values())
+    if crossing:
+        echo(f"warning: {crossing} of {len(splits_of)} series of {hdf5.path.name} have slices in more than one "
+             "split")
+    identifiers = {"ids": positional, "series": "the file's per-slice uids: hash of the series UID, one per CT scan"}
+    return {"identifiers": identifiers, "series_across_splits": crossing}
+
+
+def _write_ood(writer: PreparedWriter, images: np.ndarray, masks: np.ndarray, ids: list[str], bar: Any,
+               series: list[str] | None = None) -> None:
+    """Write the 4 shifted copies of the test split (``ood-<shift>``); the annotations are the test annotations,
+    the ids (and ``series``, if given) the test split's."""
     task = bar.add_task("LIDC OOD copies", total=len(SHIFT_NAMES))
     for shift in SHIFT_NAMES:
         name = f"ood-{shift}"
         writer.create_split(name, images.shape[0], images.shape[1:], masks.shape[1:])
         writer.write(name, 0, apply_shift(images, shift, seed=OOD_SEED), masks)
         writer.write_strings(name, "ids", ids)
+        if series is not None:
+            writer.write_strings(name, "series", series)
         bar.advance(task)

@@ -1,6 +1,11 @@
 """Readers of the LIDC-IDRI 2D sources (SPEC §8): the Probabilistic-UNet pickle, its TCIA metadata CSV, and the
 PHiSeg/CCDM ``data_lidc.hdf5``.
 
+The HDF5 files hold no slice keys and no patient ids. PHiSeg's conversion script stores, per slice, ``uids``: the
+Python ``hash()`` of the slice's series UID, one integer per CT scan (salted per process, so it cannot be mapped back
+to the UID or the patient, but it groups the slices of one scan). When every split has it, it is kept as the
+``series`` column; slice ids are then the file's positions ``<split>/<row>`` (docs/datasets.md).
+
 The pickle reader is the only code in uqseg that unpickles. It runs only when the caller states that the file is
 trusted, and even then resolves nothing but plain containers, NumPy arrays and the latin-1 byte codec of
 protocol-2 pickles (any other global is refused).
@@ -25,6 +30,7 @@ NUM_RATERS = 4
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 HDF5_SPLITS = ("train", "val", "test")
 HDF5_IMAGE_SHIFT = 0.5
+HDF5_SERIES_KEY = "uids"
 IMAGE_RANGE_SLACK = 1e-3
 SUBJECT_COLUMN = "Subject ID"
 SERIES_COLUMNS = ("Series ID", "Series UID")
@@ -165,6 +171,11 @@ class Hdf5Source:
     rater_axis: int
     counts: dict[str, int]
     shape: tuple[int, int]
+    has_series: bool
+
+    def series(self, split: str) -> list[str]:
+        """The file's per-slice series hashes (``uids``) of ``split`` as decimal strings; only if ``has_series``."""
+        return [str(int(v)) for v in np.asarray(self.file[split][HDF5_SERIES_KEY][()])]
 
     @property
     def layout(self) -> str:
@@ -245,7 +256,19 @@ def _inspect_hdf5(path: Path, handle: h5py.File) -> Hdf5Source:
         shapes.add(spatial)
     if len(axes) != 1 or len(shapes) != 1:
         raise InputError(f"HDF5 {path}: splits disagree on the layout or image size")
-    return Hdf5Source(path, handle, axes.pop(), counts, shapes.pop())
+    return Hdf5Source(path, handle, axes.pop(), counts, shapes.pop(), _has_series(path, handle, counts))
+
+
+def _has_series(path: Path, handle: h5py.File, counts: dict[str, int]) -> bool:
+    """Whether every split holds ``uids``, one integer per slice; InputError if one is malformed."""
+    present = [split for split in HDF5_SPLITS if HDF5_SERIES_KEY in handle[split]]
+    for split in present:
+        uids = handle[split][HDF5_SERIES_KEY]
+        if not isinstance(uids, h5py.Dataset) or uids.shape != (counts[split],) or uids.dtype.kind not in "iu":
+            shape = getattr(uids, "shape", None)
+            raise InputError(f"HDF5 {path}: {split}/{HDF5_SERIES_KEY} has shape {shape}; expected "
+                             f"{counts[split]} integers (one series hash per slice)")
+    return len(present) == len(HDF5_SPLITS)
 
 
 def _image_shape(path: Path, split: str, shape: tuple[int, ...]) -> tuple[int, int]:
