@@ -25,3 +25,14 @@ def test_two_workers_equal_sequential(tmp_path, tiny_grid) -> None:
     assert f"{done[0]['host']}:{done[0]['pid']}" not in workers
     reference = subset(load_results(tiny_grid["dir"]), [DATASET], COMBOS)
     pd.testing.assert_frame_equal(load_results(run.results), reference, check_exact=True)
+
+
+def test_two_workers_resume_past_layers_of_finished_steps(tmp_path) -> None:
+    """A rerun whose ready steps are all finished keeps going (it used to stop: "no step can run")."""
+    cfg = resolve_config("tiny", datasets=[DATASET], combos=["ssn+none"],
+                         overrides=["report=false", "execution.workers=2"])
+    first = run_benchmark(cfg, tmp_path / "run", progress=False)
+    metrics = next((tmp_path / "run" / "metrics").rglob("ssn+none.parquet"))
+    metrics.unlink()
+    second = run_benchmark(cfg, tmp_path / "run", progress=False)
+    assert metrics.exists() and 1 <= second.done < first.done

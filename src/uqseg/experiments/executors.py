@@ -164,16 +164,20 @@ class LocalExecutor:
                running: dict[Future[Outcome], tuple[Step, str, float]]) -> None:
         """The scheduling loop of ``_run_parallel``; ``running`` holds the steps in flight for the caller."""
         while len(done) < len(graph):
+            skipped_any = False
             for step in graph.ready(done, {s.name for s, _, _ in running.values()}):
                 if is_complete(run_dir, step):
                     listener.finished(step, skipped(step))
                     done.add(step.name)
+                    skipped_any = True
                     continue
                 listener.started(step)
                 with sigint_ignored():
                     future = pool.submit(execute_step, step, run_dir, self.torch_threads)
                 running[future] = (step, now(), time.perf_counter())
             if not running:
+                if skipped_any:
+                    continue
                 if len(done) < len(graph):
                     raise UqsegError(f"no step can run; waiting: {sorted({s.name for s in graph} - done)[:5]}")
                 break
