@@ -35,6 +35,8 @@ def _load(module: nn.Module, weights: dict[str, torch.Tensor]) -> nn.Module:
         (nn.Conv2d(4, 6, 3, padding=1), (5, 4, 7, 9)),
         (nn.Conv2d(4, 6, 3, stride=2, padding=1, bias=False), (5, 4, 8, 6)),
         (nn.Conv2d(4, 6, 1, groups=2), (5, 4, 3, 5)),
+        (nn.Conv2d(4, 6, 3, padding=1, padding_mode="replicate"), (5, 4, 7, 9)),
+        (nn.Conv2d(4, 6, 3, stride=2, padding=1, padding_mode="reflect"), (5, 4, 8, 6)),
         (nn.Conv1d(4, 12, 1), (5, 4, 11)),
         (nn.Linear(4, 3), (5, 2, 4)),
         (nn.GroupNorm(2, 4), (5, 4, 3, 6)),

@@ -48,13 +48,14 @@ class StackedConv(nn.Module):
 
     def __init__(self, conv: nn.Conv1d | nn.Conv2d, weight: Tensor, bias: Tensor | None) -> None:
         super().__init__()
-        if conv.padding_mode != "zeros":
-            raise StackingUnsupported(f"convolution padding mode {conv.padding_mode!r} has no stacked version")
         self.instances = weight.shape[0]
         self.weight = nn.Parameter(weight.flatten(0, 1), requires_grad=False)
         self.bias = None if bias is None else nn.Parameter(bias.flatten(), requires_grad=False)
         self.conv = F.conv2d if isinstance(conv, nn.Conv2d) else F.conv1d
-        self.options = {"stride": conv.stride, "padding": conv.padding, "dilation": conv.dilation,
+        self.padding_mode = conv.padding_mode
+        self.border = conv._reversed_padding_repeated_twice
+        padding = conv.padding if self.padding_mode == "zeros" else 0
+        self.options = {"stride": conv.stride, "padding": padding, "dilation": conv.dilation,
                         "groups": conv.groups * self.instances}
 
     def forward(self, x: Tensor) -> Tensor:
@@ -62,6 +63,8 @@ class StackedConv(nn.Module):
         blocks = _blocks(x, g)
         n = blocks.shape[1]
         wide = blocks.transpose(0, 1).reshape(n, g * x.shape[1], *x.shape[2:])
+        if self.padding_mode != "zeros":
+            wide = F.pad(wide, self.border, mode=self.padding_mode)
         out = self.conv(wide, self.weight, self.bias, **self.options)
         return out.reshape(n, g, -1, *out.shape[2:]).transpose(0, 1).reshape(g * n, -1, *out.shape[2:])
 

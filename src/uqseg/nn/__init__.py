@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from torch import nn
+
 from uqseg.errors import ConfigError
 from uqseg.nn.base import AleatoricModel
 from uqseg.nn.config import ModelConfig
@@ -25,7 +27,18 @@ def build_model(name: str, config: ModelConfig) -> AleatoricModel:
     """The AU model ``name`` (softmax, ssn, prob_unet, diffusion) on the shared backbone (SPEC §4, §5)."""
     if name not in MODELS:
         raise ConfigError(f"unknown AU model {name!r}; options: {', '.join(MODELS)}")
-    return MODELS[name](config)
+    model = MODELS[name](config)
+    if config.padding_mode != "zeros":
+        set_padding_mode(model, config.padding_mode)
+    return model
 
 
-__all__ = ["MODELS", "AleatoricModel", "ModelConfig", "build_model", "fixed_dropout", "sample_instances"]
+def set_padding_mode(model: nn.Module, mode: str) -> None:
+    """Make every padded convolution of ``model`` pad with ``mode`` instead of zeros (docs/method.md §4)."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d) and any(p > 0 for p in module.padding):
+            module.padding_mode = mode
+
+
+__all__ = ["MODELS", "AleatoricModel", "ModelConfig", "build_model", "fixed_dropout", "sample_instances",
+           "set_padding_mode"]

@@ -43,7 +43,9 @@ class ModelConfig(BaseModel):
     ``attention_levels`` counts levels from the input (0 = full resolution); negative values count from the deepest
     level, so the default ``(-2, -1)`` means "the two deepest levels" for any depth. The middle block has attention
     when the deepest level has. ``group_norm_groups`` is an upper bound: each GroupNorm uses the largest divisor of
-    its channel count not above it (32 for the paper's widths; 8 for a width-8 test net).
+    its channel count not above it (32 for the paper's widths; 8 for a width-8 test net). ``padding_mode`` is how
+    every padded convolution fills the border: ``zeros`` as the authors; ``replicate`` keeps small, briefly trained
+    nets from drawing an uncertainty frame along the image edge (docs/method.md §4 and its deviations).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -58,6 +60,7 @@ class ModelConfig(BaseModel):
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     variant: Literal["code", "appendix"] = "code"
     group_norm_groups: int = Field(32, ge=1)
+    padding_mode: Literal["zeros", "replicate", "reflect"] = "zeros"
     ssn: SSNConfig = SSNConfig()
     prob_unet: ProbUNetConfig = ProbUNetConfig()
     diffusion: DiffusionConfig = DiffusionConfig()
