@@ -1,4 +1,4 @@
-"""Synthetic data generation speed (issue 2): images per second of ``synthetic-lidc`` and ``synthetic-chaksu``.
+"""Synthetic data generation speed: images per second of ``synthetic-lidc`` and ``synthetic-chaksu``.
 
 Counts every image generated, OOD splits included (synthetic-lidc's four shifted copies of the test set), in
 memory (no cache). Repeats each run and reports the fastest wall time and the process CPU time of that run: on a

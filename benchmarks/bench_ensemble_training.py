@@ -1,5 +1,5 @@
 """Ensemble training: M members trained together in one process (torch.func vmap over stacked weights) vs one
-after another (issue 9 "Batched EU instances"). Prints training images/s (all members together) and the ratio.
+after another (batched EU instances). Prints training images/s (all members together) and the ratio.
 
 Sequential = what ``uqseg train`` does: each member is its own run; one step = ``model.loss(batch)``, backward,
 gradient-norm clip 0.5, AdamW, EMA. Joint = the members' parameters stacked with ``torch.func.stack_module_state``;

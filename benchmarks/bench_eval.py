@@ -1,4 +1,4 @@
-"""Evaluation images/s, full metric set, over stored maps: streamed Evaluator vs metric by metric (issue 9).
+"""Evaluation images/s, full metric set, over stored maps: streamed Evaluator vs metric by metric.
 
 Fast = ``uqseg.inference.evaluate.evaluate_predictions``: each split's predictions file is read once, in chunks,
 and every metric (NCC, NCC-oracle, ACE global and per image, OODD under the five aggregations, Dice, GED, EU/AU)

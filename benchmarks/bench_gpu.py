@@ -1,4 +1,4 @@
-"""GPU training throughput at the paper config (issue 9 "GPU path"): img/s per AU model in fp32 vs bf16 autocast
+"""GPU training throughput at the paper config (GPU path): img/s per AU model in fp32 vs bf16 autocast
 vs bf16 + channels_last, 128×128, base width 32, batch 32; then 5 ensemble members trained jointly vs sequentially.
 
 One short prepared script: on a machine without CUDA it says so and exits 0. Each row is one warm-up step, then

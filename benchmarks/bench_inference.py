@@ -1,4 +1,4 @@
-"""Inference predictions/s per combination: batched path vs a naive loop (issue 9 "Inference throughput").
+"""Inference predictions/s per combination: batched path vs a naive loop (inference throughput).
 
 A prediction is one AU sample of one EU instance for one image. Three ways to draw the same S·M predictions:
 

@@ -1,4 +1,4 @@
-"""Peak memory of streamed inference + evaluation as the test split grows 10× (issues 5 and 9: flat, ≤ 1.2×).
+"""Peak memory of streamed inference + evaluation as the test split grows 10× (target: flat, ≤ 1.2×).
 
 Each test-split size runs in a fresh child process (val and the OOD split keep 64 images): it builds the
 dataset (the split arrays are the input, so they exist before measuring) and the EU method (SSN + ensemble of 3

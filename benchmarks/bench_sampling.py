@@ -1,4 +1,4 @@
-"""Cost of n AU samples as a multiple of one plain forward pass, per AU model (issue 4 "Benchmark").
+"""Cost of n AU samples as a multiple of one plain forward pass, per AU model.
 
 Plain forward = the model's deterministic ``predict`` (softmax, SSN: backbone + mean head; Prob. UNet: backbone,
 prior and fcomb at the prior mean) or, for diffusion, one denoiser call on the image batch. Sampling = one

@@ -1,4 +1,4 @@
-"""Training images/s per AU model (issue 5 note, SPEC §7), and the wall time of one tiny combination end to end.
+"""Training images/s per AU model (docs/method.md §7), and the wall time of one tiny combination end to end.
 
 Throughput: one training step is exactly what ``uqseg.training.module.TrainingModule`` does per batch, written out
 without Lightning — ``model.loss(batch)``, backward, gradient-norm clip 0.5, AdamW (lr 1e-4, wd 0), EMA 0.999
@@ -41,7 +41,7 @@ AUS = ("softmax", "ssn", "prob_unet", "diffusion")
 
 
 def paper_backbone(size: int, width: int, in_channels: int = 1) -> ModelConfig:
-    """The paper's backbone (SPEC §4) at ``size``×``size`` with base width ``width``."""
+    """The paper's backbone (docs/method.md §4) at ``size``×``size`` with base width ``width``."""
     return ModelConfig(in_channels=in_channels, num_classes=2, image_size=size, base_width=width)
 
 

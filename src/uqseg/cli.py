@@ -49,7 +49,7 @@ def prepare_lidc_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT once the new dataset is complete."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a rich progress bar."),
 ) -> None:
-    """Convert LIDC-IDRI 2D into uqseg's prepared format: patient split (seed 7) and 4 OOD test copies (SPEC §8)."""
+    """Convert LIDC-IDRI 2D into uqseg's prepared format: patient split, 4 OOD copies (docs/method.md §8)."""
     from uqseg.data.prepare.lidc import prepare_lidc
 
     manifest = prepare_lidc(source, out, metadata=metadata, trust_pickle=trust_pickle, split_file=split_file,
@@ -65,7 +65,7 @@ def prepare_chaksu_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT once the new dataset is complete."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a rich progress bar."),
 ) -> None:
-    """Convert Chákṣu IMAGE into uqseg's prepared format: crops, 0/1/2 labels, Remidio/OOD splits (SPEC §8)."""
+    """Convert Chákṣu IMAGE into uqseg's prepared format: crops, 0/1/2 labels, splits (docs/method.md §8)."""
     from uqseg.data.prepare.chaksu import prepare_chaksu
 
     manifest = prepare_chaksu(source, out, workers=workers, overwrite=overwrite, progress=progress, echo=typer.echo)
@@ -84,7 +84,7 @@ def train(
     overrides: list[str] = typer.Option([], "--set", help="SECTION.KEY=VALUE, SECTION in train, model, data."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a rich progress bar."),
 ) -> None:
-    """Train every run the combination AU+EU needs (SPEC §6, §7) and print where each one is."""
+    """Train every run the combination AU+EU needs (docs/method.md §6, §7) and print where each one is."""
     from uqseg.training.config import make_train_config
     from uqseg.training.runner import make_model_config, parse_overrides, train_combination
 
@@ -154,7 +154,7 @@ def benchmark(
     overrides: list[str] = typer.Option([], "--set", help="KEY.SUBKEY=VALUE preset override, e.g. train.epochs=5."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress display."),
 ) -> None:
-    """Run the whole study (train, infer, evaluate, report); resumes where it stopped (issue 6)."""
+    """Run the whole study (train, infer, evaluate, report); resumes where it stopped."""
     from uqseg.experiments.command import benchmark_command
 
     benchmark_command(preset=preset, datasets=datasets, combos=combos, seeds=seeds, out=out, executor=executor,

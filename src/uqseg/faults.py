@@ -1,4 +1,4 @@
-"""Test-only fault injection (issue 10 "Crash safety"; docs/reliability.md): a crash half-way through a write.
+"""Test-only fault injection (crash safety; docs/reliability.md): a crash half-way through a write.
 
 With ``UQSEG_FAULT_KILL_WRITE=<text>[@<n>]`` set, the n-th (default: first) atomic write whose destination path
 contains ``<text>`` cuts its temporary file to half its size and SIGKILLs its own process before the rename, exactly

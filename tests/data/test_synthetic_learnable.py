@@ -1,4 +1,4 @@
-"""The synthetic data is learnable: a small softmax UNet reaches ID Dice ≥ 0.6 in 200 steps at 32×32 (issue 2)."""
+"""The synthetic data is learnable: a small softmax UNet reaches ID Dice ≥ 0.6 in 200 steps at 32×32."""
 
 import numpy as np
 import pytest

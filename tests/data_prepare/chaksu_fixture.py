@@ -1,4 +1,4 @@
-"""A miniature Chákṣu IMAGE tree in the original layout, built in code (SPEC §8).
+"""A miniature Chákṣu IMAGE tree in the original layout, built in code (docs/method.md §8).
 
 5 experts, 3 devices, Train/Test, mixed file types and folder-name case. Every image is non-symmetric: the red
 channel ramps along columns, the green channel along rows. Each device's disc sits off-centre and the cup is

@@ -1,4 +1,4 @@
-"""Miniature LIDC-IDRI 2D sources in their exact formats, built in code (SPEC §8).
+"""Miniature LIDC-IDRI 2D sources in their exact formats, built in code (docs/method.md §8).
 
 - the Probabilistic-UNet pickle: a dict keyed ``<patient>_<slice>``, each value a dict with ``image`` (128×128
   float32 in [0, 1]), ``masks`` (a list of 4 binary 128×128 uint8 arrays) and ``series_uid`` (str);

@@ -1,4 +1,4 @@
-"""``prepare_chaksu`` on a miniature Chákṣu tree: splits, labels, crop, orientation, loading (SPEC §8)."""
+"""``prepare_chaksu`` on a miniature Chákṣu tree: splits, labels, crop, orientation, loading (docs/method.md §8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""EU methods: instance semantics, batched paths against per-instance references, factory errors (SPEC §6)."""
+"""EU methods: instance semantics, batched paths against per-instance references, factory errors (docs/method.md §6)."""
 
 from __future__ import annotations
 

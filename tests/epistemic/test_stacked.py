@@ -1,4 +1,4 @@
-"""Stacked instances (issue 9): each stacked layer and each AU model against its instances run one by one."""
+"""Stacked instances: each stacked layer and each AU model against its instances run one by one."""
 
 from __future__ import annotations
 

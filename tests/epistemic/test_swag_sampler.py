@@ -1,4 +1,4 @@
-"""SWAG state and sampler against hand-computed moments and the analytic covariance (SPEC §6)."""
+"""SWAG state and sampler against hand-computed moments and the analytic covariance (docs/method.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Presets and overrides (issue 6): every shipped preset validates; bad keys, types, combinations and datasets fail
+"""Presets and overrides: every shipped preset validates; bad keys, types, combinations and datasets fail
 at once with a message naming the key, before any work starts; the CLI prints one line and exits 2."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def test_quick_and_tiny_run_both_synthetic_datasets() -> None:
 
 
 def test_paper_preset_follows_spec() -> None:
-    """SPEC §4 network, §6 M = 10 / ensemble 5 / SWAG 30, §7 optimiser and epochs (LIDC 1000, Prob. UNet 500,
+    """docs/method.md §4 network, §6 M = 10 / ensemble 5 / SWAG 30, §7 optimiser and epochs (LIDC 1000, Prob. UNet 500,
     Chákṣu 500), §5 Prob. UNet β per dataset."""
     from uqseg.experiments.presets import load_preset
 

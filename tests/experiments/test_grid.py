@@ -1,4 +1,4 @@
-"""The tiny preset's whole grid through ``uqseg benchmark`` (issue 6): every metric of every combination on both
+"""The tiny preset's whole grid through ``uqseg benchmark``: every metric of every combination on both
 synthetic datasets, the run directory's files, the terminal summary, and a rerun that redoes nothing."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Ray executor (issue 6 "Executors"): a local Ray instance with 2 CPUs gives the same results table as the
+"""The Ray executor: a local Ray instance with 2 CPUs gives the same results table as the
 local executor. Reduced grid (one dataset, every AU model and EU family once); skipped if Ray is not installed."""
 
 from __future__ import annotations

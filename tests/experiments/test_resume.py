@@ -1,4 +1,4 @@
-"""Crash safety and the run lock (issue 6 "Resume", issue 10 "Crash safety", "Concurrency").
+"""Crash safety and the run lock (resume, crash safety, concurrency).
 
 A reduced grid of the tiny preset runs as a subprocess. While it runs, a second benchmark on the same run directory
 exits at once naming the first one's pid. The first is SIGKILLed once some training steps are done and again once

@@ -1,4 +1,4 @@
-"""`uqseg evaluate` and `uqseg predict` through the console entry point (issue 5; issue 10 clear errors)."""
+"""`uqseg evaluate` and `uqseg predict` through the console entry point (clear errors on bad input)."""
 
 from __future__ import annotations
 

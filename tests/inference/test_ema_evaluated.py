@@ -1,4 +1,4 @@
-"""The weights inference evaluates are the EMA weights, not the raw ones (issue 5 tests; SPEC §7)."""
+"""The weights inference evaluates are the EMA weights, not the raw ones (docs/method.md §7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One tiny end-to-end run per AU model × EU family with the real networks (issue 5 tests): train a few steps
+"""One tiny end-to-end run per AU model × EU family with the real networks: train a few steps
 through the training layer, predict every split, evaluate; every metric present and finite where defined."""
 
 from __future__ import annotations

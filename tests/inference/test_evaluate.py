@@ -1,4 +1,4 @@
-"""Evaluation of stored predictions and one combination end to end with test doubles (issue 5)."""
+"""Evaluation of stored predictions and one combination end to end with test doubles."""
 
 from __future__ import annotations
 

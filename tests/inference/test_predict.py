@@ -58,7 +58,7 @@ def test_no_eu_convention_every_sample_is_an_instance(tmp_path) -> None:
 
 
 def test_eu_method_matches_decomposition_of_instances(tmp_path) -> None:
-    """SPEC §1 nesting: average S samples inside each instance, then decompose over the M instances."""
+    """docs/method.md §1 nesting: average S samples inside each instance, then decompose over the M instances."""
     split = tiny_dataset().split("val")
     method = build_method("ensemble", [NoisyNet(seed=s) for s in range(3)])
     path = predict_split("ssn", "ensemble", method, split, tmp_path / "val.h5", CFG)
@@ -104,7 +104,7 @@ class PixelNet(AleatoricModel):
 
 
 def test_orientation_matches_annotations(tmp_path) -> None:
-    """A non-symmetric image: the stored maps and argmax sit where the image and the annotations are (SPEC §9.1)."""
+    """A non-symmetric image: stored maps and argmax sit where the image and annotations are (docs/method.md §9.1)."""
     images = np.zeros((2, 1, 16, 16), np.float32)
     images[:, 0, 1:5, 9:15] = 1.0  # an L-shape in the top right corner
     images[:, 0, 5:12, 13:15] = 1.0

@@ -1,4 +1,4 @@
-"""Tests of the streaming Evaluator against one-shot functional metrics (SPEC §3)."""
+"""Tests of the streaming Evaluator against one-shot functional metrics (docs/method.md §3)."""
 
 import numpy as np
 import pytest

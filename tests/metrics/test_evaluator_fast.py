@@ -1,4 +1,4 @@
-"""The Evaluator's vectorised paths equal the per-image reference (issue 9 "Evaluation throughput")."""
+"""The Evaluator's vectorised paths equal the per-image reference (evaluation throughput)."""
 
 import numpy as np
 

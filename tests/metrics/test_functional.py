@@ -1,4 +1,4 @@
-"""Hand-computed and reference tests of the functional metrics (SPEC §2–§3)."""
+"""Hand-computed and reference tests of the functional metrics (docs/method.md §2–§3)."""
 
 import math
 

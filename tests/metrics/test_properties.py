@@ -1,4 +1,4 @@
-"""Hypothesis properties of the functional metrics (SPEC §2–§3)."""
+"""Hypothesis properties of the functional metrics (docs/method.md §2–§3)."""
 
 import numpy as np
 from hypothesis import given, settings

@@ -1,4 +1,4 @@
-"""ModelConfig, the model factory and the paper-config parameter counts (SPEC §4, §5)."""
+"""ModelConfig, the model factory and the paper-config parameter counts (docs/method.md §4, §5)."""
 
 from __future__ import annotations
 

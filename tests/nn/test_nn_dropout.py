@@ -1,4 +1,4 @@
-"""MC dropout with fixed per-instance masks (SPEC §6)."""
+"""MC dropout with fixed per-instance masks (docs/method.md §6)."""
 
 from __future__ import annotations
 

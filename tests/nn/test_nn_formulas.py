@@ -1,4 +1,4 @@
-"""Hand-computed and reference checks of the diffusion schedule, DDIM, SSN and Prob. UNet formulas (SPEC §5)."""
+"""Hand-computed and reference checks: the diffusion schedule, DDIM, SSN and Prob. UNet formulas (docs/method.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Shapes, simplex, gradients, reproducibility and input checks of the four AU models (SPEC §5)."""
+"""Shapes, simplex, gradients, reproducibility and input checks of the four AU models (docs/method.md §5)."""
 
 from __future__ import annotations
 

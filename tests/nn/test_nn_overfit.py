@@ -1,4 +1,4 @@
-"""Overfitting one small batch: Dice, ambiguity-dependent sample spread, diffusion collapse (issue 4 tests).
+"""Overfitting one small batch: Dice, ambiguity-dependent sample spread, diffusion collapse.
 
 The batch (``ambiguity_batch``, 8×8) holds an unambiguous image (both annotators mark the square) and an ambiguous
 one (one marks it, one does not). Each model trains once per setting (cached) with fixed seeds on one thread, so

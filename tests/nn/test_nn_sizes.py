@@ -1,4 +1,4 @@
-"""``uqseg models`` and the parameter counts behind it (issue 4)."""
+"""``uqseg models`` and the parameter counts behind it (docs/architecture.md "Model sizes")."""
 
 from __future__ import annotations
 

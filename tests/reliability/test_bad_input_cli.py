@@ -1,4 +1,4 @@
-"""Bad input to every CLI entry point (issue 10 "Bad input"): exit 2 with one clear line, no traceback; ``--debug``
+"""Bad input to every CLI entry point (docs/reliability.md): exit 2 with one clear line, no traceback; ``--debug``
 shows the traceback. Commands run in-process through ``uqseg.cli.main``; the case that reaches a Lightning trainer
 runs as a real process."""
 

@@ -1,4 +1,4 @@
-"""Crash safety (issue 10): SIGKILL ``uqseg benchmark`` half-way through a write at every stage, then run it again.
+"""Crash safety: SIGKILL ``uqseg benchmark`` half-way through a write at every stage, then run it again.
 
 The fault hook ``UQSEG_FAULT_KILL_WRITE`` (``uqseg.faults``) kills the process after an atomic write has filled its
 temporary file and cut it to half, before the rename: the state a crash in the middle of writing leaves. Each kill

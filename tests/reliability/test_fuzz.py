@@ -1,4 +1,4 @@
-"""Property-based fuzz (issue 10 "Bad input"): the metric functions, the uncertainty decomposition and the dataset
+"""Property-based fuzz (bad input): the metric functions, the uncertainty decomposition and the dataset
 loaders, fed random shapes, dtypes, NaNs, infs and empty masks, return a defined value or raise uqseg's own error
 type, never an exception from deep inside NumPy. Tidy tables never hold a NaN with status ``ok``."""
 

@@ -1,4 +1,4 @@
-"""Reproducibility, concurrency and numerical faults at the benchmark level (issue 10).
+"""Reproducibility, concurrency and numerical faults at the benchmark level (docs/reliability.md).
 
 - The same seed and config on CPU give bit-identical results and metrics tables; environment.json records
   versions, git commit and hardware, and the report's run summary shows them.

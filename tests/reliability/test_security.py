@@ -1,4 +1,4 @@
-"""Security (issue 10): nothing in a data, cache, checkpoint or weights file is ever executed, and paths from
+"""Security (docs/reliability.md): nothing in a data, cache, checkpoint or weights file is ever executed, and paths from
 configs cannot write outside the run directory. Each planted payload would create a marker file if unpickled."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The report's Δ, performance and rank tables (SPEC §2–§3) on a hand-made results table with known answers."""
+"""The report's Δ, performance and rank tables (docs/method.md §2–§3) on a hand-made results table, known answers."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def delta(uc: float, uw: float, s: float = 1.0) -> float:
 
 def test_delta_table_by_hand():
     d = delta_table(frame(toy())).set_index(["au", "eu", "task", "group"])
-    # OODD: the OOD splits are averaged first, then Δ (SPEC §2); EU is correct, AU wrong.
+    # OODD: the OOD splits are averaged first, then Δ (docs/method.md §2); EU is correct, AU wrong.
     assert d.loc[(*A, "OODD", "OOD"), "u_correct"] == pytest.approx(0.7)
     assert d.loc[(*A, "OODD", "OOD"), "delta"] == pytest.approx(delta(0.7, 0.7)) == pytest.approx(0.0)
     assert d.loc[(*C, "OODD", "OOD"), "u_wrong"] == pytest.approx(0.7)
@@ -147,7 +147,7 @@ def test_entanglement_ranks_use_delta():
 
 
 def test_seed_mean_and_ci():
-    """Rank within each seed, then mean over seeds with the half-width t(0.975, n−1)·sd/√n (SPEC §3)."""
+    """Rank within each seed, then mean over seeds with the half-width t(0.975, n−1)·sd/√n (docs/method.md §3)."""
     swapped = {A: 0.3, B: 0.4, C: 0.5}  # seed 1: AMB ID ranks C 1, B 2, A 3
     rows = frame(toy(seed=0) + toy(seed=1, amb_id=swapped) + toy(seed=2))
     r = ranks_from_deltas(delta_table(rows)).set_index(["au", "eu", "task"])

@@ -1,4 +1,4 @@
-"""DDP training on CPU with two gloo processes (issue 9): one tiny run completes and writes its outputs once."""
+"""DDP training on CPU with two gloo processes: one tiny run completes and writes its outputs once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Training-run planner (SPEC §6 shared runs): counts, sharing, seeds, keys and errors."""
+"""Training-run planner (docs/method.md §6 shared runs): counts, sharing, seeds, keys and errors."""
 
 from __future__ import annotations
 

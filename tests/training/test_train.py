@@ -1,4 +1,4 @@
-"""Training (SPEC §7, issue 5/10): resume bit for bit, EMA, SWAG collection, NaN stop, safe checkpoints, overfit."""
+"""Training (docs/method.md §7): resume bit for bit, EMA, SWAG collection, NaN stop, safe checkpoints, overfit."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of the TU/AU/EU decomposition and the streaming accumulator (SPEC §1)."""
+"""Tests of the TU/AU/EU decomposition and the streaming accumulator (docs/method.md §1)."""
 
 import math
 

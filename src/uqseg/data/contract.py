@@ -1,4 +1,4 @@
-"""The dataset contract (issue 2): named splits of multi-annotator samples.
+"""The dataset contract: named splits of multi-annotator samples.
 
 A dataset has ID splits ``train``, ``val``, ``test`` and one or more OOD test splits whose names start with
 ``ood`` (e.g. ``ood-noise``). Every split is array-backed:

@@ -1,4 +1,4 @@
-"""Lazy loader of prepared real datasets (``uqseg data prepare lidc|chaksu``; SPEC §7, §8).
+"""Lazy loader of prepared real datasets (``uqseg data prepare lidc|chaksu``; docs/method.md §7, §8).
 
 ``open_prepared(root, "lidc")`` validates the directory on open (completion marker, dtypes, shapes, equal numbers
 of annotators, non-empty splits and, with ``verify``, every annotation value below ``num_classes``) and returns a
@@ -35,13 +35,13 @@ VERIFY_BLOCK = 256
 
 
 def imagenet_normalise(images: np.ndarray) -> np.ndarray:
-    """Grey (…×1×H×W) → 3 channels with ImageNet mean/std (SPEC §7, LIDC)."""
+    """Grey (…×1×H×W) → 3 channels with ImageNet mean/std (docs/method.md §7, LIDC)."""
     rgb = np.repeat(np.asarray(images, dtype=np.float32), 3, axis=-3)
     return (rgb - IMAGENET_MEAN[:, None, None]) / IMAGENET_STD[:, None, None]
 
 
 def standardise(images: np.ndarray) -> np.ndarray:
-    """Per-image standardisation over channels and pixels (SPEC §7, Chákṣu)."""
+    """Per-image standardisation over channels and pixels (docs/method.md §7, Chákṣu)."""
     images = np.asarray(images, dtype=np.float32)
     mean = images.mean(axis=(-3, -2, -1), keepdims=True)
     std = images.std(axis=(-3, -2, -1), keepdims=True)

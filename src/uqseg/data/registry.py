@@ -1,4 +1,4 @@
-"""The built-in datasets: the synthetic benchmarks (issue 2) and the prepared real LIDC and Chákṣu (issue 8).
+"""The built-in datasets: the synthetic benchmarks and the prepared real LIDC and Chákṣu (docs/datasets.md).
 
 Synthetic factories take exactly ``image_size, n_train, n_val, n_test, seed, ambiguity, shift_severity, cache_dir``
 (anything else is a TypeError, which the experiment runner reports as a ConfigError); ``shift_severity`` maps some or

@@ -1,4 +1,4 @@
-"""Epistemic (EU) methods (SPEC §6): each gives EU instances m = 0..M−1 of a trained AU model."""
+"""Epistemic (EU) methods (docs/method.md §6): each gives EU instances m = 0..M−1 of a trained AU model."""
 
 from uqseg.epistemic.base import EpistemicMethod, instance_seed
 from uqseg.epistemic.factory import EU_METHODS, build_method

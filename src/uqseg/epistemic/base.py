@@ -1,4 +1,4 @@
-"""The EU-method interface (SPEC §6): "give me instance m" of a trained AU model, singly or several at once.
+"""The EU-method interface (docs/method.md §6): "give me instance m" of a trained AU model, singly or several at once.
 
 An EU method offers ``num_instances`` instances θ_0..θ_{M−1}. ``instance(m)`` is a context manager yielding an
 ``AleatoricModel`` that *is* θ_m while the context is open. ``sample_instances(images, n, ms)`` returns
@@ -33,7 +33,7 @@ def instance_seed(seed: int, m: int, kind: str) -> int:
 
 
 class EpistemicMethod(ABC):
-    """M instances of a trained AU model (SPEC §6)."""
+    """M instances of a trained AU model (docs/method.md §6)."""
 
     name: str = ""
 

@@ -1,4 +1,4 @@
-"""MC dropout with fixed masks (SPEC §6, §9.3): instance m keeps one dropout mask, drawn from its own seed, across
+"""MC dropout with fixed masks (docs/method.md §6, §9.3): instance m keeps one mask, from its own seed, across
 all its AU samples and all diffusion steps.
 
 Masks come from ``uqseg.nn.dropout.fixed_dropout(model, seeds)``, which fixes one mask per seed and, given G

@@ -1,7 +1,7 @@
-"""Deep ensemble (SPEC §6): instance m is member m, a model trained from its own random initialisation.
+"""Deep ensemble (docs/method.md §6): instance m is member m, a model trained from its own random initialisation.
 
 The batched path stacks a group of members into one network (``uqseg.epistemic.stacked``) and evaluates them in
-one call on the images tiled instance-major (issue 9); it falls back to the per-member loop when the model holds a
+one call on the images tiled instance-major; it falls back to the per-member loop when the model holds a
 layer without a stacked version.
 """
 

@@ -1,4 +1,4 @@
-"""Build an EU method by name (SPEC §6; names as in docs/conventions.md)."""
+"""Build an EU method by name (docs/method.md §6; names as in docs/conventions.md)."""
 
 from __future__ import annotations
 

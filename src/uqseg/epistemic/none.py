@@ -1,4 +1,4 @@
-"""No EU (SPEC §1, §6): one instance, the trained AU model itself.
+"""No EU (docs/method.md §1, §6): one instance, the trained AU model itself.
 
 The No-EU convention (every AU sample is its own instance, M = S) is applied where the samples are accumulated
 (``UncertaintyAccumulator.update_no_eu``), not here.

@@ -1,4 +1,4 @@
-"""G instances of one AU model as one network over an instance-major batch (issue 9 "Batched EU instances").
+"""G instances of one AU model as one network over an instance-major batch (batched EU instances).
 
 ``stack_instances(model, weight_sets)`` copies ``model`` and swaps every parametric layer for a stacked version that
 holds the G weight sets and applies set g to the g-th contiguous block of the batch (rows g·N … g·N + N − 1): a

@@ -1,4 +1,4 @@
-"""SWAG and SWAG-D state and weight sampler (SPEC §6; Maddox et al. 2019, "A Simple Baseline for Bayesian
+"""SWAG and SWAG-D state and weight sampler (docs/method.md §6; Maddox et al. 2019, "A Simple Baseline for Bayesian
 Uncertainty in Deep Learning").
 
 ``SwagState`` keeps, per parameter tensor, the running first moment μ = mean_t w_t and second moment
@@ -41,7 +41,7 @@ _DTYPES = {str(d): d for d in (torch.float16, torch.bfloat16, torch.float32, tor
 
 @dataclass
 class SwagState:
-    """Running SWAG moments and deviation columns over a fixed set of named tensors (SPEC §6)."""
+    """Running SWAG moments and deviation columns over a fixed set of named tensors (docs/method.md §6)."""
 
     mean: dict[str, Tensor]
     sq_mean: dict[str, Tensor]
@@ -143,7 +143,7 @@ class SwagState:
 def sample_weights(
     state: SwagState, generator: torch.Generator, *, scale: float = 1.0, diagonal: bool = False
 ) -> dict[str, Tensor]:
-    """Draw one weight set w = μ + √scale·(σ ⊙ z₁ + D z₂/√(K−1)) (SPEC §6); SWAG-D when ``diagonal``.
+    """Draw one weight set w = μ + √scale·(σ ⊙ z₁ + D z₂/√(K−1)) (docs/method.md §6); SWAG-D when ``diagonal``.
 
     Draws on the CPU from ``generator`` in a fixed order (z₂ first, then z₁ per tensor in the state's order), so a
     seeded generator gives the same weights everywhere. Returns tensors in the dtypes of the collected parameters.
@@ -169,7 +169,7 @@ def sample_weights(
 
 
 class SwagMethod(StackableMethod):
-    """SWAG / SWAG-D instances (SPEC §6): M weight draws, draw m from a generator seeded by (seed, m).
+    """SWAG / SWAG-D instances (docs/method.md §6): M weight draws, draw m from a generator seeded by (seed, m).
 
     The network is BatchNorm-free (GroupNorm), so no BN statistics are recomputed after a draw. Draws are cached on
     the model's device after first use. ``instance(m)`` loads draw m into the model and restores the original

@@ -1,1 +1,1 @@
-"""Presets, the step DAG, executors (local, Ray) and the results table of ``uqseg benchmark`` (issue 6)."""
+"""Presets, the step DAG, executors (local, Ray) and the results table of ``uqseg benchmark``."""

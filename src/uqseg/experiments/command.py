@@ -1,4 +1,4 @@
-"""``uqseg benchmark`` behind the CLI (issue 6): resolve the config, run the study, print the summary."""
+"""``uqseg benchmark`` behind the CLI: resolve the config, run the study, print the summary."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The benchmark configuration (issue 6): datasets, combinations, seeds, model, training, inference, evaluation.
+"""The benchmark configuration: datasets, combinations, seeds, model, training, inference, evaluation.
 
-Every level forbids unknown keys. Per-dataset overrides (SPEC §7 epochs, SPEC §5 Prob. UNet β) are partial
+Every level forbids unknown keys. Per-dataset overrides (epochs: docs/method.md §7; Prob. UNet β: §5) are partial
 ``train``/``model`` mappings on a dataset, and per AU model below it (``datasets.<name>.au.<au>``); they are
 merged over the global sections in that order and validated when the config is loaded, before any work starts.
 The seeds replace ``train.seed`` and ``inference.seed``: study seed ``s`` trains and infers with seed ``s``. A
@@ -97,7 +97,7 @@ class DatasetEntry(_Strict):
 
 
 class EvaluationConfig(_Strict):
-    """Options of the metrics step (SPEC §3)."""
+    """Options of the metrics step (docs/method.md §3)."""
 
     batch_size: int = Field(64, ge=1, description="Images read per chunk from a predictions file.")
 
@@ -113,7 +113,7 @@ class ExecutionConfig(_Strict):
 
 
 class BenchmarkConfig(_Strict):
-    """A whole study: validated from a preset plus command-line overrides (issue 6)."""
+    """A whole study: validated from a preset plus command-line overrides."""
 
     name: str = "custom"
     description: str = ""

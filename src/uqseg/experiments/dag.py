@@ -1,4 +1,4 @@
-"""The step graph (issue 6): steps added once each, dependencies checked, run in a stable dependency order."""
+"""The step graph: steps added once each, dependencies checked, run in a stable dependency order."""
 
 from __future__ import annotations
 

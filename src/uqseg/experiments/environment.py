@@ -1,4 +1,4 @@
-"""``RUN_DIR/environment.json`` (issue 10 "Reproducibility"): versions, git commit, hardware, times, stage walls."""
+"""``RUN_DIR/environment.json`` (reproducibility record): versions, git commit, hardware, times, stage walls."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Executors of the step graph (issue 6): ``local`` runs steps in-process in dependency order; ``ray`` submits each
+"""Executors of the step graph: ``local`` runs steps in-process in dependency order; ``ray`` submits each
 step as a Ray task with its resource needs, as soon as its dependencies have finished.
 
 Both skip complete steps without running them and report every start and finish to a listener (the step log and
@@ -93,7 +93,7 @@ def sigint_ignored() -> Iterator[None]:
 
 
 def execute_step(step: Step, run_dir: Path | str, torch_threads: int | None = None) -> Outcome:
-    """Run ``step`` unless complete: clear its marker, call its function, then write its marker (issue 6)."""
+    """Run ``step`` unless complete: clear its marker, call its function, then write its marker."""
     run_dir = Path(run_dir)
     if is_complete(run_dir, step):
         return skipped(step)

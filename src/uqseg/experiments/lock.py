@@ -1,4 +1,4 @@
-"""The run-directory lock (issue 10 "Concurrency"): one ``uqseg benchmark`` per run directory at a time.
+"""The run-directory lock (concurrency): one ``uqseg benchmark`` per run directory at a time.
 
 ``fcntl.flock`` on ``RUN_DIR/.lock``; the file holds the owner's pid and host. The kernel releases the lock when
 the owner exits for any reason (SIGKILL included), so a stale lock file never blocks a later run.

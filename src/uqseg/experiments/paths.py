@@ -1,4 +1,4 @@
-"""Paths of a benchmark run directory (docs/conventions.md "Run directory"; issue 10 "Security").
+"""Paths of a benchmark run directory (docs/conventions.md "Run directory"; path safety).
 
 Output paths named in a config are relative to the run directory and cannot leave it: absolute paths, ``..``
 components and symlinks that point outside are rejected. Input paths (the ``root`` of a prepared real dataset) are
@@ -24,7 +24,7 @@ BOOTSTRAP_PARQUET = "bootstrap.parquet"
 
 
 def check_relative(relative: str | Path, *, what: str = "path") -> PurePosixPath:
-    """The parts of an output path, refusing one that is empty, absolute or uses ``..`` (issue 10)."""
+    """The parts of an output path, refusing one that is empty, absolute or uses ``..``."""
     text = str(relative)
     if not text or text.strip() != text:
         raise ConfigError(f"{what} {text!r} must be a non-empty relative path without surrounding spaces")

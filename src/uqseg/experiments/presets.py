@@ -1,4 +1,4 @@
-"""Presets and command-line overrides (issue 6): ``--preset quick|paper|tiny|FILE`` and ``--set a.b.c=VALUE``.
+"""Presets and command-line overrides: ``--preset quick|paper|tiny|FILE`` and ``--set a.b.c=VALUE``.
 
 Presets are YAML files shipped in ``uqseg/presets/``; a path to a YAML file works the same. ``--set`` takes a dotted
 key and a value parsed as JSON, else as a YAML scalar (``5``, ``3e-4``, ``true``, ``[a, b]``). The explicit flags
@@ -105,7 +105,7 @@ def resolve_config(
     executor: str | None = None,
     ray_address: str | None = None,
 ) -> BenchmarkConfig:
-    """The validated config: preset, then ``--set`` overrides, then the explicit flags (issue 6)."""
+    """The validated config: preset, then ``--set`` overrides, then the explicit flags."""
     name, raw = load_preset(preset)
     raw = apply_overrides(raw, overrides)
     if datasets is not None:

@@ -1,4 +1,4 @@
-"""Progress of a benchmark (issue 6): overall steps, the current step and an ETA.
+"""Progress of a benchmark: overall steps, the current step and an ETA.
 
 The ETA weighs steps by their estimated ``cost`` (a training step costs far more than a metrics step): it is the
 elapsed time scaled by the cost still to run over the cost run so far. Skipped steps count as done but not towards

@@ -1,4 +1,4 @@
-"""The benchmark's results table (issue 6 "Results"; docs/conventions.md "Tidy results").
+"""The benchmark's results table (docs/conventions.md "Tidy results").
 
 ``RUN_DIR/results.parquet`` (and ``results.csv``) holds one row per (dataset, seed, au, eu, split, task, measure,
 metric, aggregation) with its ``value``, the 95 % bootstrap interval ``ci_low``, ``ci_high`` (NaN where undefined or
@@ -10,8 +10,8 @@ bootstrap replicate (``b0`` …); derived quantities get their intervals by deri
     >>> from uqseg.report.tables import delta_table, rank_table
     >>> results = load_results("runs/quick")          # the run directory or the file itself
     >>> dice = id_dice(results)                      # ID-test Dice per combination
-    >>> deltas = delta_table(results)                # Δ per combination, task and split group (SPEC §2)
-    >>> ranks = rank_table(results)                  # performance ranks (SPEC §3 Ranking, paper Table 2)
+    >>> deltas = delta_table(results)                # Δ per combination, task and split group (docs/method.md §2)
+    >>> ranks = rank_table(results)                  # performance ranks (docs/method.md §3 Ranking, paper Table 2)
     >>> entangled = rank_table(results, "entanglement")  # Δ ranks
 """
 
@@ -76,7 +76,7 @@ def combine_metrics(paths: Iterable[Path]) -> pd.DataFrame:
 
 
 def check_statuses(table: pd.DataFrame) -> None:
-    """NumericalError naming the rows whose value is NaN or inf with status ``ok`` (issue 10: no silent NaN)."""
+    """NumericalError naming the rows whose value is NaN or inf with status ``ok`` (no silent NaN)."""
     silent = table[~np.isfinite(table["value"].to_numpy(np.float64)) & (table["status"] == "ok")]
     if len(silent):
         rows = silent.loc[:, [*KEYS, *ROW_COLUMNS]].head(3).to_dict("records")
@@ -191,7 +191,7 @@ def load_replicates(path: Path | str) -> pd.DataFrame | None:
 
 
 def id_dice(results: pd.DataFrame, split: str = "test") -> pd.DataFrame:
-    """The Dice on ``split`` (the ID test by default) per dataset, seed and combination (SPEC §3 Segmentation)."""
+    """The Dice on ``split`` (the ID test by default) per dataset, seed and combination (docs/method.md §3)."""
     results = check_results(results)
     rows = results[(results.task == "SEG") & (results.metric == "dice") & (results.split == split)]
     return rows.loc[:, [*KEYS, "value"]].rename(columns={"value": "dice"}).reset_index(drop=True)

@@ -1,4 +1,4 @@
-"""``uqseg benchmark`` (issue 6, issue 10): plan the study, run its steps, record everything, resumably.
+"""``uqseg benchmark``: plan the study, run its steps, record everything, resumably.
 
 The run directory is locked for the whole run; leftovers of interrupted atomic writes are removed on start; the
 resolved config goes to ``config.yaml`` and the environment to ``environment.json``. Steps already complete are
@@ -77,7 +77,7 @@ def write_config(cfg: BenchmarkConfig, run_dir: Path) -> Path:
 
 
 def run_benchmark(cfg: BenchmarkConfig, run_dir: Path | str, *, progress: bool = True) -> BenchmarkRun:
-    """Run the study ``cfg`` in ``run_dir`` (created if needed) and return where its results are (issue 6).
+    """Run the study ``cfg`` in ``run_dir`` (created if needed) and return where its results are.
 
     Raises LockedError at once when another process holds the run directory.
     """

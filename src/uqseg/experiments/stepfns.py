@@ -1,4 +1,4 @@
-"""What each benchmark step does (issue 6): data → training → inference → metrics → results → report.
+"""What each benchmark step does: data → training → inference → metrics → results → report.
 
 Every function takes ``(step, run_dir)``, reads what it needs from ``step.params`` and writes its outputs
 atomically below ``run_dir`` (the layers it calls write atomically too). They run in the benchmark process or in a
@@ -59,7 +59,7 @@ def run_data(step: Step, run_dir: Path) -> None:
 
 
 def run_training(step: Step, run_dir: Path) -> None:
-    """Train one planned run (resuming from its last checkpoint) into ``training/<run-key>`` (SPEC §6, §7).
+    """Train one planned run (resuming from its last checkpoint) into ``training/<run-key>`` (docs/method.md §6, §7).
 
     Lightning's per-trainer notices (devices, tips, "max_epochs reached") are silenced: the benchmark shows its own
     progress; warnings of the training itself still show.
@@ -76,7 +76,7 @@ def run_training(step: Step, run_dir: Path) -> None:
 
 
 def run_prediction(step: Step, run_dir: Path) -> None:
-    """Predict one split of one combination into its HDF5 file (SPEC §1, §6)."""
+    """Predict one split of one combination into its HDF5 file (docs/method.md §1, §6)."""
     from uqseg.inference.predict import load_method, predict_split
     from uqseg.training.plan import run_directory
 

@@ -1,4 +1,4 @@
-"""Steps of the benchmark DAG (issue 6): keyed by their inputs, skipped when complete, logged.
+"""Steps of the benchmark DAG: keyed by their inputs, skipped when complete, logged.
 
 A step's ``key`` is a sha256 of its kind, its config slice (``inputs``) and its upstream steps' keys, so a change
 anywhere upstream changes every key below it. A finished step writes a completeness marker

@@ -1,10 +1,10 @@
-"""Planning the benchmark DAG (issue 6): data → training runs → inference per combination and split → metrics per
+"""Planning the benchmark DAG: data → training runs → inference per combination and split → metrics per
 combination → results table → report.
 
 Planning has two phases. The data steps come first; once they are done their recorded DatasetInfo (channels,
 classes, image size, OOD splits, split sizes) fixes the model geometry and the splits to predict, and the rest of
 the graph is planned. Training runs are planned with ``uqseg.training.plan.runs_for_combination`` and deduplicated
-by run key, so No-EU, SWAG and SWAG-D share one run and ensemble member 1 reuses it (SPEC §6).
+by run key, so No-EU, SWAG and SWAG-D share one run and ensemble member 1 reuses it (docs/method.md §6).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class DataRecord:
 
     @property
     def evaluated_splits(self) -> list[str]:
-        """Validation first (it fits Platt scaling and τ), then the ID test and the OOD splits (SPEC §3)."""
+        """Validation first (it fits Platt scaling and τ), then the ID test and the OOD splits (docs/method.md §3)."""
         return ["val", "test", *self.ood_splits]
 
 

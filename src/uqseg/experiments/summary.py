@@ -1,7 +1,7 @@
-"""The terminal summary of a finished benchmark (issue 6): where the report is and a short ranking table.
+"""The terminal summary of a finished benchmark: where the report is and a short ranking table.
 
 The ranking is derived from the results table alone: the ID-test Dice, and the final performance and entanglement
-ranks of paper Table 2 (SPEC §3 "Ranking", ``uqseg.report.tables.rank_table``), averaged over seeds.
+ranks of paper Table 2 (docs/method.md §3 "Ranking", ``uqseg.report.tables.rank_table``), averaged over seeds.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Inference layer: streamed TU/AU/EU prediction of a combination per split, and its evaluation (issue 5)."""
+"""Inference layer: streamed TU/AU/EU prediction of a combination per split, and its evaluation."""
 
 from uqseg.inference.config import InferenceConfig
 

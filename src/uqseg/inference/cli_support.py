@@ -1,4 +1,4 @@
-"""What ``uqseg evaluate`` and ``uqseg predict`` do behind their thin CLI commands (issue 5)."""
+"""What ``uqseg evaluate`` and ``uqseg predict`` do behind their thin CLI commands."""
 
 from __future__ import annotations
 

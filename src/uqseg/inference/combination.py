@@ -1,5 +1,5 @@
 """One AU+EU combination end to end: train what is missing, predict every evaluated split, evaluate, write the
-tidy metrics (issue 5; paths per docs/conventions.md "Run directory")."""
+tidy metrics (paths per docs/conventions.md "Run directory")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Inference settings (SPEC §1 sample counts, §6 instance counts; issue 9 GPU precision)."""
+"""Inference settings (docs/method.md §1 sample counts, §6 instance counts; GPU precision)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from uqseg.errors import ConfigError
 class InferenceConfig(BaseModel):
     """How many AU samples and EU instances to draw, in what batches, and where.
 
-    - ``samples`` S AU samples per EU instance; softmax always uses S = 1 (deterministic, SPEC §1).
+    - ``samples`` S AU samples per EU instance; softmax always uses S = 1 (deterministic, docs/method.md §1).
     - ``instances`` M for dropout and SWAG/SWAG-D; an ensemble has ``ensemble_size`` members; No-EU has one.
-    - ``instance_group``: how many EU instances are evaluated together (batched path, issue 9).
+    - ``instance_group``: how many EU instances are evaluated together (batched path).
     - ``stored_sample_images``: the first k images of a split keep their AU samples for qualitative panels.
     - ``network_precision``: ``bf16`` runs the network under bf16 autocast on CUDA (ignored on CPU); the
       decomposition always accumulates in float32 or wider.
@@ -39,7 +39,7 @@ class InferenceConfig(BaseModel):
     seed: int = Field(0, ge=0)
 
     def samples_for(self, au: str) -> int:
-        """S for AU model ``au``: 1 for softmax (SPEC §1), else ``samples``."""
+        """S for AU model ``au``: 1 for softmax (docs/method.md §1), else ``samples``."""
         return 1 if au == "softmax" else self.samples
 
 

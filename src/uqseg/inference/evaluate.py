@@ -1,4 +1,4 @@
-"""Evaluate one combination's stored predictions against its dataset (SPEC §3; issue 5, issue 9 evaluation).
+"""Evaluate one combination's stored predictions against its dataset (docs/method.md §3; vectorised evaluation).
 
 Each split's predictions file is read once, in chunks, validation first (it fits the Platt calibration and the
 OOD threshold τ), then the ID test split and the OOD splits. Chunks are joined with the dataset's annotations

@@ -1,4 +1,4 @@
-"""Streamed inference of one AU+EU combination over one split (SPEC §1, §6; issue 5 "Streamed inference").
+"""Streamed inference of one AU+EU combination over one split (docs/method.md §1, §6; streamed inference).
 
 For each batch of images, the EU instances are evaluated in groups of ``instance_group`` (batched path), each
 drawing S AU samples; every group feeds the streaming accumulator at once and is dropped, so at most one group of
@@ -42,7 +42,7 @@ def group_seed(seed: int, batch: int, group: int) -> int:
 
 
 def network_context(cfg: InferenceConfig, device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast for the network on CUDA when asked (issue 9); nothing otherwise."""
+    """bf16 autocast for the network on CUDA when asked (GPU path); nothing otherwise."""
     if cfg.network_precision == "bf16" and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
@@ -151,7 +151,7 @@ def load_method(
     *,
     model_factory: ModelFactory | None = None,
 ) -> EpistemicMethod:
-    """Load the trained (EMA) weights of ``runs`` from ``run_dirs`` and build EU method ``eu`` (SPEC §6, §7).
+    """Load the trained (EMA) weights of ``runs`` from ``run_dirs`` and build EU method ``eu`` (docs/method.md §6, §7).
 
     ``runs`` are those ``runs_for_combination(au, eu, ...)`` returns, member 1 first; SWAG methods also load the
     shared run's SWAG state. ``model_factory`` replaces ``uqseg.nn.build_model`` (tests).

@@ -1,7 +1,7 @@
 """``uqseg predict``: TU/AU/EU maps of one combination for one user image, from a run directory's trained runs.
 
 The trained runs are found through their ``run.json`` records under ``RUN_DIR/training/``; the combination's runs
-are the ones the run planner would ask for (SPEC §6 shared runs), so nothing is retrained here.
+are the ones the run planner would ask for (docs/method.md §6 shared runs), so nothing is retrained here.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """A user's own image for ``uqseg predict``: read PNG/JPG/NPY safely and bring it to a model's input.
 
 The image is scaled to [0, 1] (8/16-bit images by their type's range, float arrays as given), given the model's
-channel count (grey replicated to 3 channels, SPEC §4; RGB(A) kept or rejected), resized bilinearly to the model's
+channel count (grey made 3 channels, docs/method.md §4; RGB(A) kept or rejected), resized bilinearly to the model's
 square input size and normalised (``dataset``: matched to the per-channel mean and std of the training images,
 whatever normalisation the data layer used; ``standardise``: zero mean, unit std per image and channel, as for
-Chákṣu, SPEC §7; ``none``). Layout B×C×H×W, row = y (SPEC §9.1).
+Chákṣu, docs/method.md §7; ``none``). Layout B×C×H×W, row = y (docs/method.md §9.1).
 """
 
 from __future__ import annotations

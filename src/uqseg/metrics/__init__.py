@@ -1,4 +1,4 @@
-"""Metrics for the downstream tasks AMB, CAL, OODD, segmentation quality, and entanglement Δ (SPEC §2–§3)."""
+"""Metrics for the downstream tasks AMB, CAL, OODD, segmentation quality, and entanglement Δ (docs/method.md §2–§3)."""
 
 from uqseg.metrics.aggregation import STRATEGIES, aggregate
 from uqseg.metrics.ambiguity import annotator_variance, ncc

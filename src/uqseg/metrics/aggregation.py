@@ -1,4 +1,4 @@
-"""OODD image scores from pixel maps: image, patch, threshold, area, border (SPEC §3 OODD)."""
+"""OODD image scores from pixel maps: image, patch, threshold, area, border (docs/method.md §3 OODD)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def patch_max(u: np.ndarray, size: int) -> np.ndarray:
 
 
 def aggregate(u: Any, pred: Any, strategy: str, *, tau: float | None = None, patch_size: int = 10) -> np.ndarray:
-    """Image scores (B,) of maps u (B×H×W) with prediction pred (B×H×W, 0 = background) (SPEC §3 OODD).
+    """Image scores (B,) of maps u (B×H×W) with prediction pred (B×H×W, 0 = background) (docs/method.md §3 OODD).
 
     A patch larger than the image is shrunk to the image's shorter side. `threshold` needs tau.
     """

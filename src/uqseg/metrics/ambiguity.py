@@ -1,4 +1,4 @@
-"""AMB: annotator variance and per-image NCC (SPEC §3 AMB)."""
+"""AMB: annotator variance and per-image NCC (docs/method.md §3 AMB)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def annotator_variance(annotations: Any) -> np.ndarray:
 
 
 def ncc(a: Any, b: Any) -> np.ndarray | float:
-    """Pearson correlation per image of two maps (...,H,W); 0 when either map is constant (SPEC §3, §9.4)."""
+    """Pearson correlation per image of two maps (...,H,W); 0 when either map is constant (docs/method.md §3, §9.4)."""
     x = as_array(a, "a")
     y = as_array(b, "b")
     same_shape(x, y, "ncc(a, b)")

@@ -166,7 +166,7 @@ def ace_from_sums(sums: np.ndarray) -> float:
 
 
 def ace(confidence: Any, correct: Any, bins: int = 20) -> float:
-    """ACE with `bins` equal-width bins on [0, 1] (SPEC §3 CAL); no label binarisation, so all-correct works."""
+    """ACE with `bins` equal-width bins on [0, 1] (docs/method.md §3 CAL); no label binarisation (all-correct works)."""
     c = as_array(confidence, "confidence").ravel()
     y = as_array(correct, "correct").ravel()
     if c.shape != y.shape:

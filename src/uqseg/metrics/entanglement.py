@@ -1,4 +1,4 @@
-"""Entanglement Δ (SPEC §2, paper Eq. 2) and its task table applied to a tidy results table."""
+"""Entanglement Δ (docs/method.md §2, paper Eq. 2) and its task table applied to a tidy results table."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from uqseg.errors import InputError
 
 
 def entanglement(correct: float, wrong: float, lower_is_better: bool = False) -> float:
-    """Δ = s·(atan2(U_c, U_w) − π/4)/(π/4), s = −1 when lower is better (SPEC §2)."""
+    """Δ = s·(atan2(U_c, U_w) − π/4)/(π/4), s = −1 when lower is better (docs/method.md §2)."""
     if not (np.isfinite(correct) and np.isfinite(wrong)):
         raise InputError(f"entanglement needs finite values, got correct={correct}, wrong={wrong}")
     s = -1.0 if lower_is_better else 1.0
@@ -37,7 +37,7 @@ def _row(task: str, split: str, metric: str, agg: str, uc: float, uw: float, low
 
 
 def task_entanglement(table: pd.DataFrame) -> pd.DataFrame:
-    """Δ rows for one combination's tidy table (SPEC §2 task table).
+    """Δ rows for one combination's tidy table (docs/method.md §2 task table).
 
     OODD: per aggregation, AUROC averaged over OOD splits first (split "ood-mean"), EU correct vs AU wrong.
     AMB: NCC per split, AU vs EU. CAL: per split and ACE variant, TU vs min(AU, EU) with s = −1.

@@ -1,4 +1,4 @@
-"""Streaming evaluator producing the tidy results table (SPEC §3; docs/conventions.md "Tidy results")."""
+"""Streaming evaluator producing the tidy results table (docs/method.md §3; docs/conventions.md "Tidy results")."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ MEASURES = ("TU", "AU", "EU")
 
 
 def image_bin_sums(confidence: np.ndarray, correct: np.ndarray, bins: int) -> np.ndarray:
-    """Per-image ACE bin sums, B×bins×3 (SPEC §3 CAL): ``ace_bin_sums`` of each image, bit for bit, in one pass.
+    """Per-image ACE bin sums, B×bins×3 (docs/method.md §3 CAL): each image's ``ace_bin_sums`` bit for bit, one pass.
 
     confidence and correct are B×…; image i's pixels go to bins i·bins … i·bins + bins − 1 of one bincount.
     """

@@ -1,4 +1,4 @@
-"""OODD: AUROC of ID (label 0) vs OOD (label 1) image scores (SPEC §3 OODD)."""
+"""OODD: AUROC of ID (label 0) vs OOD (label 1) image scores (docs/method.md §3 OODD)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Ranking with ties and mean rank with a t-interval over seeds (SPEC §3 Ranking)."""
+"""Ranking with ties and mean rank with a t-interval over seeds (docs/method.md §3 Ranking)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Segmentation quality: Dice over annotators and GED (SPEC §3 Segmentation quality)."""
+"""Segmentation quality: Dice over annotators and GED (docs/method.md §3 Segmentation quality)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The shared attention UNet and the four AU models (SPEC §4–§6)."""
+"""The shared attention UNet and the four AU models (docs/method.md §4–§6)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ MODELS: dict[str, Callable[[ModelConfig], AleatoricModel]] = {
 
 
 def build_model(name: str, config: ModelConfig) -> AleatoricModel:
-    """The AU model ``name`` (softmax, ssn, prob_unet, diffusion) on the shared backbone (SPEC §4, §5)."""
+    """The AU model ``name`` (softmax, ssn, prob_unet, diffusion) on the shared backbone (docs/method.md §4, §5)."""
     if name not in MODELS:
         raise ConfigError(f"unknown AU model {name!r}; options: {', '.join(MODELS)}")
     model = MODELS[name](config)

@@ -1,4 +1,4 @@
-"""The interface every aleatoric (AU) model shares (SPEC §5), and batch checks.
+"""The interface every aleatoric (AU) model shares (docs/method.md §5), and batch checks.
 
 A batch is a dict with ``image`` (B×C×H×W float) and ``annotations`` (B×K×H×W int64 class indices, all K
 annotators); each model picks what it needs from it.
@@ -50,7 +50,7 @@ class AleatoricModel(nn.Module, ABC):
         return images
 
     def check_batch(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-        """Validate a training batch (SPEC §5) and return (images, annotations B×K×H×W int64)."""
+        """Validate a training batch (docs/method.md §5) and return (images, annotations B×K×H×W int64)."""
         if "image" not in batch or "annotations" not in batch:
             raise InputError("batch needs 'image' and 'annotations'")
         images = self.check_images(batch["image"])
@@ -75,7 +75,7 @@ def check_n(n: int) -> int:
 
 
 def random_annotator(annotations: Tensor) -> Tensor:
-    """One annotator drawn uniformly per image with torch's RNG: B×K×H×W → B×H×W (SPEC §5)."""
+    """One annotator drawn uniformly per image with torch's RNG: B×K×H×W → B×H×W (docs/method.md §5)."""
     pick = torch.randint(annotations.shape[1], (annotations.shape[0],), device=annotations.device)
     return annotations[torch.arange(annotations.shape[0], device=annotations.device), pick]
 
@@ -83,7 +83,7 @@ def random_annotator(annotations: Tensor) -> Tensor:
 def sample_tiled(model: AleatoricModel, images: Tensor, n: int, groups: int) -> Tensor:
     """``n`` AU samples for each of ``groups`` instances of ``model`` in one sampler call, G×n×B×C×H×W: the images
     are tiled G times instance-major (row g·B + b is image b of instance g), the layout MC dropout's fixed masks and
-    stacked EU instances expect (issue 9)."""
+    stacked EU instances expect."""
     batch = images.shape[0]
     samples = model.sample(images.repeat(groups, *([1] * (images.dim() - 1))), n)
     return samples.reshape(n, groups, batch, *samples.shape[2:]).transpose(0, 1)

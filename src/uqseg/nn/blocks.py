@@ -1,4 +1,4 @@
-"""Building blocks of the shared attention UNet (SPEC §4; paper appendix A.2)."""
+"""Building blocks of the shared attention UNet (docs/method.md §4; paper appendix A.2)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def group_norm(channels: int, max_groups: int = 32) -> nn.GroupNorm:
 
 
 def zero_init(module: nn.Module) -> nn.Module:
-    """Zero every parameter of ``module`` (the last conv of ResBlocks, attention and heads; SPEC §4)."""
+    """Zero every parameter of ``module`` (the last conv of ResBlocks, attention and heads; docs/method.md §4)."""
     for p in module.parameters():
         nn.init.zeros_(p)
     return module
@@ -43,7 +43,7 @@ def timestep_embedding(t: Tensor, dim: int, max_period: float = 10.0) -> Tensor:
 
 class ResBlock(nn.Module):
     """GN → SiLU → conv3×3 → [+ time embedding] → GN → SiLU → [Dropout2d] → conv3×3 (zero-init), plus a residual
-    (1×1 conv where channels change). SPEC §4."""
+    (1×1 conv where channels change). docs/method.md §4."""
 
     def __init__(self, in_ch: int, out_ch: int, emb_dim: int | None, dropout: float, groups: int) -> None:
         super().__init__()
@@ -67,7 +67,7 @@ class ResBlock(nn.Module):
 
 
 class AttentionBlock(nn.Module):
-    """Multi-head self-attention over pixels with a residual and a zero-init output projection (SPEC §4)."""
+    """Multi-head self-attention over pixels with a residual and a zero-init output projection (docs/method.md §4)."""
 
     def __init__(self, channels: int, num_heads: int, groups: int) -> None:
         super().__init__()
@@ -103,7 +103,7 @@ class Downsample(nn.Module):
 
 
 class Upsample(nn.Module):
-    """Nearest ×2 then a 3×3 conv (SPEC §4); the conv also maps channels in the "appendix" variant."""
+    """Nearest ×2 then a 3×3 conv (docs/method.md §4); the conv also maps channels in the "appendix" variant."""
 
     def __init__(self, in_ch: int, out_ch: int) -> None:
         super().__init__()
@@ -114,7 +114,7 @@ class Upsample(nn.Module):
 
 
 class Stage(nn.Module):
-    """A ResBlock optionally followed by self-attention (one UNet stage, SPEC §4)."""
+    """A ResBlock optionally followed by self-attention (one UNet stage, docs/method.md §4)."""
 
     def __init__(self, res: ResBlock, attention: AttentionBlock | None) -> None:
         super().__init__()

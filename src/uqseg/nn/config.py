@@ -1,4 +1,4 @@
-"""Configuration of the shared attention UNet and the four AU models (SPEC §4, §5; paper §3.3, appendix A.2)."""
+"""Configuration of the shared attention UNet and the four AU models (docs/method.md §4, §5; paper §3.3, A.2)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 
 class SSNConfig(BaseModel):
-    """Stochastic segmentation network (SPEC §5): low-rank logit Gaussian."""
+    """Stochastic segmentation network (docs/method.md §5): low-rank logit Gaussian."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     rank: int = Field(10, ge=1)
@@ -18,7 +18,7 @@ class SSNConfig(BaseModel):
 
 
 class ProbUNetConfig(BaseModel):
-    """Probabilistic UNet (SPEC §5): channel multipliers scaled by ``mult_scale``, β warm-up."""
+    """Probabilistic UNet (docs/method.md §5): channel multipliers scaled by ``mult_scale``, β warm-up."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     latent_dim: int = Field(6, ge=1)
@@ -29,7 +29,7 @@ class ProbUNetConfig(BaseModel):
 
 
 class DiffusionConfig(BaseModel):
-    """Continuous-time diffusion (SPEC §5): cosine schedule, input scaling, logSNR clip, DDIM steps."""
+    """Continuous-time diffusion (docs/method.md §5): cosine schedule, input scaling, logSNR clip, DDIM steps."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     input_scale: float = Field(0.1, gt=0)
@@ -38,7 +38,7 @@ class DiffusionConfig(BaseModel):
 
 
 class ModelConfig(BaseModel):
-    """The shared backbone (SPEC §4) and the per-model sub-configs.
+    """The shared backbone (docs/method.md §4) and the per-model sub-configs.
 
     ``attention_levels`` counts levels from the input (0 = full resolution); negative values count from the deepest
     level, so the default ``(-2, -1)`` means "the two deepest levels" for any depth. The middle block has attention
@@ -83,6 +83,6 @@ class ModelConfig(BaseModel):
         return self
 
     def resolved_attention_levels(self) -> frozenset[int]:
-        """Attention levels as non-negative indices (SPEC §4: the two deepest by default)."""
+        """Attention levels as non-negative indices (docs/method.md §4: the two deepest by default)."""
         depth = len(self.channel_mult)
         return frozenset(level % depth for level in self.attention_levels)

@@ -1,4 +1,4 @@
-"""Continuous-time diffusion segmentation model (SPEC §5; paper §3.2, appendix A.2).
+"""Continuous-time diffusion segmentation model (docs/method.md §5; paper §3.2, appendix A.2).
 
 x₀ is the one-hot mask and x_t = α_t x₀ + σ_t ε with α_t² = γ(t), σ_t² = 1 − γ(t). γ is the cosine schedule
 γ₀ = cos²(πt/2), input-scaled with b: γ_b = b²γ₀ / ((b² − 1)γ₀ + 1), then rescaled so that logSNR runs from +L at
@@ -22,7 +22,7 @@ from uqseg.nn.unet import AttentionUNet
 
 
 def gamma(t: Tensor, input_scale: float = 0.1, logsnr_clip: float = 10.0) -> Tensor:
-    """γ(t) = α_t² of the input-scaled, logSNR-rescaled cosine schedule (SPEC §5)."""
+    """γ(t) = α_t² of the input-scaled, logSNR-rescaled cosine schedule (docs/method.md §5)."""
     g0 = torch.cos(0.5 * math.pi * t).pow(2)
     b2 = input_scale**2
     gb = b2 * g0 / ((b2 - 1.0) * g0 + 1.0)
@@ -45,7 +45,7 @@ def logsnr(t: Tensor, cfg: DiffusionConfig) -> Tensor:
 def ddim_step(
     x_t: Tensor, x0_hat: Tensor, alpha_t: Tensor, sigma_t: Tensor, alpha_s: Tensor, sigma_s: Tensor
 ) -> Tensor:
-    """One DDIM step t → s: ε̂ = (x_t − α_t x̂)/σ_t, x_s = α_s x̂ + σ_s ε̂ (SPEC §5)."""
+    """One DDIM step t → s: ε̂ = (x_t − α_t x̂)/σ_t, x_s = α_s x̂ + σ_s ε̂ (docs/method.md §5)."""
     eps_hat = (x_t - alpha_t * x0_hat) / sigma_t
     return alpha_s * x0_hat + sigma_s * eps_hat
 
@@ -66,7 +66,7 @@ class DiffusionModel(AleatoricModel):
         return self.head(self.unet(torch.cat([x_t, images], dim=1), t)).softmax(1)
 
     def loss(self, batch: dict[str, Tensor]) -> Tensor:
-        """Unweighted MSE of x̂₀ to the one-hot target at stratified-uniform t (SPEC §5)."""
+        """Unweighted MSE of x̂₀ to the one-hot target at stratified-uniform t (docs/method.md §5)."""
         images, annotations = self.check_batch(batch)
         x0 = F.one_hot(random_annotator(annotations), self.num_classes).permute(0, 3, 1, 2).to(images.dtype)
         b = images.shape[0]

@@ -1,4 +1,4 @@
-"""MC dropout with one fixed channel mask per EU instance (SPEC §6; paper §3.4).
+"""MC dropout with one fixed channel mask per EU instance (docs/method.md §6; paper §3.4).
 
 ``MCDropout2d`` behaves like ``nn.Dropout2d`` (fresh masks in train mode, identity in eval mode) until masks are
 fixed. Inside ``fixed_dropout(model, seeds)`` every ``MCDropout2d`` of the model holds one channel mask per instance
@@ -21,7 +21,7 @@ from uqseg.nn.base import sample_tiled
 
 
 class MCDropout2d(nn.Module):
-    """Channel-wise dropout whose masks can be fixed per EU instance (SPEC §6)."""
+    """Channel-wise dropout whose masks can be fixed per EU instance (docs/method.md §6)."""
 
     def __init__(self, channels: int, p: float) -> None:
         super().__init__()

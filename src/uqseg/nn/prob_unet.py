@@ -1,4 +1,4 @@
-"""Probabilistic UNet (SPEC §5; Kohl et al. 2018) on the shared backbone.
+"""Probabilistic UNet (docs/method.md §5; Kohl et al. 2018) on the shared backbone.
 
 The UNet's channel multipliers are scaled by ``mult_scale`` (rounded up: (1, 2, 4, 8)·0.75 → (1, 2, 3, 6)). Prior
 p(z|x) and posterior q(z|x, y) are encoder-only nets (the posterior sees the image ⊕ the one-hot annotator mask);
@@ -26,7 +26,7 @@ LOG_SIGMA_LIMIT = 5.0
 
 
 def scaled_mult(channel_mult: tuple[int, ...], scale: float) -> tuple[int, ...]:
-    """Channel multipliers scaled and rounded up (SPEC §5: (1, 2, 4, 8)·0.75 → (1, 2, 3, 6))."""
+    """Channel multipliers scaled and rounded up (docs/method.md §5: (1, 2, 4, 8)·0.75 → (1, 2, 3, 6))."""
     return tuple(max(1, math.ceil(m * scale - 1e-9)) for m in channel_mult)
 
 
@@ -54,7 +54,7 @@ class LatentNet(nn.Module):
 
 
 class FComb(nn.Module):
-    """fcomb: [features ⊕ z] → three (1×1 conv + ReLU) → 1×1 conv to classes (SPEC §5)."""
+    """fcomb: [features ⊕ z] → three (1×1 conv + ReLU) → 1×1 conv to classes (docs/method.md §5)."""
 
     def __init__(self, feature_ch: int, latent_dim: int, hidden: int, num_classes: int) -> None:
         super().__init__()
@@ -113,7 +113,7 @@ class ProbUNetModel(AleatoricModel):
         return self.beta * min(1.0, (self.epoch + 1) / self.beta_warmup_epochs)
 
     def loss(self, batch: dict[str, Tensor]) -> Tensor:
-        """Mean CE with one posterior sample + β·KL(q‖p), KL averaged over the batch (SPEC §5)."""
+        """Mean CE with one posterior sample + β·KL(q‖p), KL averaged over the batch (docs/method.md §5)."""
         images, annotations = self.check_batch(batch)
         target = random_annotator(annotations)
         one_hot = F.one_hot(target, self.num_classes).permute(0, 3, 1, 2).to(images.dtype)

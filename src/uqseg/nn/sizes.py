@@ -1,4 +1,4 @@
-"""Parameter counts of the four AU models for a given backbone config (issue 4; SPEC §4)."""
+"""Parameter counts of the four AU models for a given backbone config (docs/method.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Softmax AU model: cross-entropy against one random annotator per image (SPEC §5)."""
+"""Softmax AU model: cross-entropy against one random annotator per image (docs/method.md §5)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class SoftmaxModel(AleatoricModel):
         return self.head(self.unet(images))
 
     def loss(self, batch: dict[str, Tensor]) -> Tensor:
-        """Mean cross-entropy against one random annotator per image (SPEC §5)."""
+        """Mean cross-entropy against one random annotator per image (docs/method.md §5)."""
         images, annotations = self.check_batch(batch)
         return F.cross_entropy(self.logits(images), random_annotator(annotations))
 

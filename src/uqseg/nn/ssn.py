@@ -1,4 +1,4 @@
-"""Stochastic segmentation network (SPEC §5; Monteiro et al. 2020).
+"""Stochastic segmentation network (docs/method.md §5; Monteiro et al. 2020).
 
 Logits η ~ N(μ, P Pᵀ + diag(softplus(d) + eps)) over the flattened C·H·W logits with a rank-r factor P. μ comes
 from the main head; light GN-SiLU-conv heads give d and P. All three heads end in a zero-initialised conv, as in the
@@ -40,7 +40,7 @@ class SSNModel(AleatoricModel):
         self.factor_head = output_head(width, cfg.num_classes * self.rank, groups)
 
     def set_epoch(self, epoch: int) -> None:
-        """The training epoch; P = 0 while it is below ``mean_only_epochs`` (SPEC §5)."""
+        """The training epoch; P = 0 while it is below ``mean_only_epochs`` (docs/method.md §5)."""
         self.epoch = epoch
 
     @property
@@ -67,7 +67,7 @@ class SSNModel(AleatoricModel):
         return logits
 
     def loss(self, batch: dict[str, Tensor]) -> Tensor:
-        """−mean_b[logsumexp_s Σ_pixels log softmax(η_s)[y] − log S], S = ``mc_samples`` (SPEC §5)."""
+        """−mean_b[logsumexp_s Σ_pixels log softmax(η_s)[y] − log S], S = ``mc_samples`` (docs/method.md §5)."""
         images, annotations = self.check_batch(batch)
         target = random_annotator(annotations)
         mean, diag, factor = self.distribution(images)

@@ -1,4 +1,4 @@
-"""The shared attention UNet backbone (SPEC §4; paper §3.3, appendix A.2).
+"""The shared attention UNet backbone (docs/method.md §4; paper §3.3, appendix A.2).
 
 Variant "code" (default, matches the paper's parameter counts): stride-2 conv downsampling and concatenated skips,
 channels change in the first ResBlock of each level. Variant "appendix" (the appendix text): average-pool
@@ -65,7 +65,7 @@ class UNetEncoder(nn.Module):
 
 
 class UNetMiddle(nn.Module):
-    """Two ResBlocks with attention between them when the deepest level has attention (SPEC §4)."""
+    """Two ResBlocks with attention between them when the deepest level has attention (docs/method.md §4)."""
 
     def __init__(self, layout: _Layout, channels: int) -> None:
         super().__init__()
@@ -115,10 +115,10 @@ class UNetDecoder(nn.Module):
 
 
 class AttentionUNet(nn.Module):
-    """The shared backbone: features B×W×H×W (W = base_width·channel_mult[0]) for the models' heads (SPEC §4).
+    """The shared backbone: features B×W×H×W (W = base_width·channel_mult[0]) for the models' heads (docs/method.md §4).
 
     With ``time_embedding`` a sinusoidal embedding of t and an MLP (base → 4·base → 4·base) is added in every
-    ResBlock (diffusion, SPEC §5).
+    ResBlock (diffusion, docs/method.md §5).
     """
 
     def __init__(

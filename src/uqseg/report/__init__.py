@@ -1,4 +1,4 @@
-"""The paper's tables and figures from a run directory as one HTML page (issue 7): `build_report(run_dir)`."""
+"""The paper's tables and figures from a run directory as one HTML page: `build_report(run_dir)`."""
 
 from uqseg.report.build import build_report
 

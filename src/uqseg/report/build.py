@@ -1,5 +1,5 @@
 """`build_report(run_dir)`: the paper's tables and figures from a run directory as RUN_DIR/report/index.html, with
-every figure as PNG and PDF and every table as CSV and Markdown (issue 7)."""
+every figure as PNG and PDF and every table as CSV and Markdown."""
 
 from __future__ import annotations
 
@@ -189,7 +189,7 @@ def _safe(name: str) -> str:
 def build_report(run_dir: Path | str, *, datasets: Mapping[str, Dataset | str] | None = None, n_images: int = 2,
                  n_samples: int = 3) -> Path:
     """Write RUN_DIR/report/ (index.html, figures/*.png|pdf, tables/*.csv|md) from the run's results.parquet, stored
-    predictions, config.yaml and environment.json, and return the path of index.html (issue 7).
+    predictions, config.yaml and environment.json, and return the path of index.html.
 
     `datasets` maps dataset names to opened datasets (or the reason one is unavailable) for the qualitative panels;
     by default they are opened from config.yaml as the benchmark opens them. The folder is replaced atomically.

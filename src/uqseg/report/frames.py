@@ -1,5 +1,5 @@
 """Figure data from the tidy results: seed means with CIs, epistemic collapse, the OOD aggregation ablation,
-segmentation quality against task performance, and NCC against the oracle (SPEC §2–§3, paper Fig. 8, 9, A.4)."""
+segmentation quality against task performance, and NCC vs the oracle (docs/method.md §2–§3, paper Fig. 8, 9, A.4)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ GROUP_KEYS = ["dataset", "au", "eu"]
 
 
 def mean_ci(values: Sequence[float]) -> tuple[float, float, int]:
-    """Mean, 95% half-width t(0.975, n−1)·sd/√n (0 for one value) and n of the values (SPEC §3 Ranking).
+    """Mean, 95% half-width t(0.975, n−1)·sd/√n (0 for one value) and n of the values (docs/method.md §3 Ranking).
 
     Any NaN makes mean and half-width NaN: a seed that failed is not silently dropped.
     """
@@ -55,7 +55,7 @@ def _group_mean(t: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def collapse_table(results: pd.DataFrame, aggregation: str = "border") -> pd.DataFrame:
-    """Epistemic collapse (paper Fig. 8, SPEC §3): the EU/AU ratio of image scores with `aggregation`, per dataset,
+    """Epistemic collapse (paper Fig. 8, docs/method.md §3): EU/AU ratio of image scores by `aggregation`, per dataset,
     seed, combination and split group (OOD splits averaged). Columns: dataset, seed, au, eu, group, value."""
     res = _grouped(check_results(results))
     sel = res[(res.task == "COLLAPSE") & (res.metric == "eu_au_ratio") & (res.aggregation == aggregation)]
@@ -64,7 +64,7 @@ def collapse_table(results: pd.DataFrame, aggregation: str = "border") -> pd.Dat
 
 def ablation_table(results: pd.DataFrame, strategies: Sequence[str] = STRATEGIES) -> pd.DataFrame:
     """OOD aggregation ablation (paper Fig. 9): per strategy the OOD-mean AUROC of EU (correct) and AU (wrong) and
-    their Δ (SPEC §2), per dataset, seed and combination. Columns: dataset, seed, au, eu, strategy, u_correct,
+    their Δ (docs/method.md §2), per dataset, seed and combination. Columns: dataset, seed, au, eu, strategy, u_correct,
     u_wrong, delta, status."""
     frames = []
     for s in strategies:
@@ -76,7 +76,7 @@ def ablation_table(results: pd.DataFrame, strategies: Sequence[str] = STRATEGIES
 
 
 def segmentation_vs_performance(results: pd.DataFrame, deltas: pd.DataFrame) -> pd.DataFrame:
-    """ID-test Dice and GED (SPEC §3 Segmentation quality) next to each task's performance (the correct measure's
+    """ID-test Dice and GED (docs/method.md §3) next to each task's performance (the correct measure's
     value; AMB and CAL on the ID test, OODD on the OOD mean), per dataset, seed and combination.
     Columns: dataset, seed, au, eu, task, performance, dice, ged_dice (GED with d = 1 − Dice, as the authors)."""
     res = check_results(results)

@@ -12,7 +12,7 @@ INVALID = ("softmax", "none")
 
 
 def combos() -> list[tuple[str, str]]:
-    """The 19 valid (AU, EU) combinations in table order (SPEC §1: softmax + No-EU is invalid)."""
+    """The 19 valid (AU, EU) combinations in table order (docs/method.md §1: softmax + No-EU is invalid)."""
     return [(a, e) for a in AU_MODELS for e in EU_METHODS if (a, e) != INVALID]
 
 

@@ -56,7 +56,7 @@ def _hardware(hw: dict[str, Any]) -> str:
 
 
 def summary_table(cfg: dict[str, Any], env: dict[str, Any], results: pd.DataFrame) -> pd.DataFrame:
-    """The run summary (issue 7): name, datasets, combinations, seeds, versions, git commit, hardware, wall times."""
+    """The run summary: name, datasets, combinations, seeds, versions, git commit, hardware, wall times."""
     git = env.get("git") or {}
     hw = env.get("hardware") or {}
     pkgs = env.get("packages") or {}

@@ -1,4 +1,4 @@
-"""Tables from the tidy results: Δ per task (SPEC §2), task performance, and the Table 2 ranks (SPEC §3)."""
+"""Tables from the tidy results: Δ per task (docs/method.md §2), task performance, the Table 2 ranks (§3)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def split_group(split: str) -> str | None:
 
 
 def default_ace_variant(dataset: str, ood_splits: Sequence[str]) -> str:
-    """The paper's ACE variant (SPEC §3 CAL): per-image for Chákṣu-like data, global for LIDC-like data.
+    """The paper's ACE variant (docs/method.md §3 CAL): per-image for Chákṣu-like data, global for LIDC-like data.
 
     Decided by the name first (`chaksu`/`chákṣu` → per-image, `lidc` → global), otherwise by the OOD splits:
     one OOD split (Chákṣu-like) → `ace_image`, several (LIDC-like shifts) → `ace_global`.
@@ -168,7 +168,7 @@ def delta_table(
     results: pd.DataFrame, replicates: pd.DataFrame | None = None, *, ood_aggregation: str = "border",
     ace_variant: AceVariant = None,
 ) -> pd.DataFrame:
-    """Δ (SPEC §2, paper Eq. 2) per dataset, seed, combination, task and split group (`ID` test or `OOD`).
+    """Δ (docs/method.md §2, paper Eq. 2) per dataset, seed, combination, task and split group (`ID` test or `OOD`).
 
     Each metric is first averaged over the splits of its group (the OOD splits of LIDC-like data), then Δ is taken:
     OODD uses AUROC with `ood_aggregation` (default `border`, the paper's strategy), EU correct vs AU wrong; AMB uses
@@ -193,7 +193,7 @@ def _order(df: pd.DataFrame) -> np.ndarray:
 def performance_table(
     results: pd.DataFrame, *, ood_aggregation: str = "border", ace_variant: AceVariant = None
 ) -> pd.DataFrame:
-    """Task performance of the correct measure (SPEC §3 Ranking): EU AUROC (↑), AU NCC (↑), TU ACE (↓).
+    """Task performance of the correct measure (docs/method.md §3 Ranking): EU AUROC (↑), AU NCC (↑), TU ACE (↓).
 
     Same rows and split groups as `delta_table`; columns dataset, seed, au, eu, task, group, metric, aggregation,
     measure, value, higher_is_better (and value_low, value_high when the deltas carry intervals).
@@ -215,8 +215,8 @@ def performance_from_deltas(d: pd.DataFrame) -> pd.DataFrame:
 
 def seed_rank_matrix(deltas: pd.DataFrame, values: np.ndarray, kind: str = "performance"
                      ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Per-seed ranks (SPEC §3) of every column of `values` (rows of the `delta_table` `deltas` × R): the rows
-    dataset, seed, au, eu, task of `seed_ranks` and their ranks (rows × R). Column 0 ranks the point estimates;
+    """Per-seed ranks (docs/method.md §3) of every column of `values` (rows of the `delta_table` `deltas` × R): the
+    rows dataset, seed, au, eu, task of `seed_ranks` and their ranks (rows × R). Column 0 ranks the point estimates;
     the others rank each bootstrap replicate alike."""
     if kind not in ("performance", "entanglement"):
         raise InputError(f"kind must be 'performance' or 'entanglement', got {kind!r}")
@@ -255,7 +255,7 @@ def seed_rank_matrix(deltas: pd.DataFrame, values: np.ndarray, kind: str = "perf
 
 
 def seed_ranks(deltas: pd.DataFrame, kind: str = "performance") -> pd.DataFrame:
-    """Per-seed ranks of the combinations (SPEC §3): OODD ranks the OOD group; AMB and CAL take
+    """Per-seed ranks of the combinations (docs/method.md §3): OODD ranks the OOD group; AMB and CAL take
     0.5·rank(ID) + 0.5·rank(OOD) (the one group present when a dataset lacks the other); `final` is the mean over
     the tasks present. `deltas` is a `delta_table`; `kind` is `performance` (ranks `u_correct`: AUROC and NCC
     higher, ACE lower is better) or `entanglement` (ranks Δ, higher is better).
@@ -273,15 +273,15 @@ def rank_table(
     results: pd.DataFrame, kind: str = "performance", *, ood_aggregation: str = "border",
     ace_variant: AceVariant = None,
 ) -> pd.DataFrame:
-    """Table 2 ranks (SPEC §3) of the results: `ranks_from_deltas` of their `delta_table`."""
+    """Table 2 ranks (docs/method.md §3) of the results: `ranks_from_deltas` of their `delta_table`."""
     return ranks_from_deltas(delta_table(results, ood_aggregation=ood_aggregation, ace_variant=ace_variant), kind)
 
 
 def ranks_from_deltas(deltas: pd.DataFrame | Derived, kind: str = "performance") -> pd.DataFrame:
-    """Per-seed ranks (`seed_ranks`) averaged over seeds with the 95% half-width t(0.975, n−1)·sd/√n (SPEC §3);
-    0 for one seed, NaN when a seed's rank is NaN or missing. `ci_low`, `ci_high` give the interval: rank ± ci with
-    several seeds; with one seed and a `Derived` carrying bootstrap replicates, the 95 % percentile interval of the
-    rank over the replicates (docs/method.md §3); else NaN.
+    """Per-seed ranks (`seed_ranks`) averaged over seeds with the 95% half-width t(0.975, n−1)·sd/√n
+    (docs/method.md §3); 0 for one seed, NaN when a seed's rank is NaN or missing. `ci_low`, `ci_high` give the
+    interval: rank ± ci with several seeds; with one seed and a `Derived` carrying bootstrap replicates, the 95 %
+    percentile interval of the rank over the replicates; else NaN.
     Columns: dataset, au, eu, task (OODD, AMB, CAL, final), rank, ci, ci_low, ci_high, n_seeds.
     """
     cols = ["dataset", "au", "eu", "task", "rank", "ci", "ci_low", "ci_high", "n_seeds"]

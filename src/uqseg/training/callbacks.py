@@ -1,4 +1,4 @@
-"""Training callbacks: a guard against non-finite weights and the SWAG moment collector (SPEC §6).
+"""Training callbacks: a guard against non-finite weights and the SWAG moment collector (docs/method.md §6).
 
 Both act at the end of a training epoch, before Lightning's ModelCheckpoint (which Lightning always runs last), so a
 checkpoint never holds NaN weights and always holds the SWAG state up to and including its own epoch.

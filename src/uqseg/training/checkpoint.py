@@ -1,6 +1,6 @@
 """Checkpoint files of a training run: atomic Lightning checkpoints, safetensors weights, and loading them back.
 
-A finished run directory holds ``ema.safetensors`` (the evaluated weights, SPEC §7), ``raw.safetensors``,
+A finished run directory holds ``ema.safetensors`` (the evaluated weights, docs/method.md §7), ``raw.safetensors``,
 ``swag.safetensors`` (shared runs), ``run.json`` and a ``COMPLETE`` marker written last. Nothing is ever unpickled:
 weights are safetensors and Lightning checkpoints are read with ``torch.load(weights_only=True)``.
 """
@@ -100,7 +100,7 @@ def mark_complete(out_dir: Path) -> None:
 
 
 def default_model_factory(run: TrainingRun) -> AleatoricModel:
-    """Build the run's AU model with ``uqseg.nn.build_model`` (SPEC §4, §5)."""
+    """Build the run's AU model with ``uqseg.nn.build_model`` (docs/method.md §4, §5)."""
     from uqseg.nn import build_model
 
     return build_model(run.au, run.model)

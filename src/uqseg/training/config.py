@@ -1,4 +1,4 @@
-"""Training configuration (SPEC §7): optimiser, EMA, SWAG collection and the execution backend."""
+"""Training configuration (docs/method.md §7): optimiser, EMA, SWAG collection and the execution backend."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ EXECUTION_FIELDS = frozenset(
 
 
 class TrainConfig(BaseModel):
-    """Resolved training settings; defaults follow SPEC §7 (AdamW 1e-4, wd 0, batch 32, clip 0.5, EMA 0.999)."""
+    """Resolved training settings; defaults: docs/method.md §7 (AdamW 1e-4, wd 0, batch 32, clip 0.5, EMA 0.999)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -54,7 +54,7 @@ class TrainConfig(BaseModel):
         return self
 
     def swag_start_epoch(self) -> int:
-        """First (0-based) epoch whose end-of-epoch raw weights SWAG collects (SPEC §6: the last N epochs)."""
+        """First (0-based) epoch whose end-of-epoch raw weights SWAG collects (docs/method.md §6: the last N epochs)."""
         return max(0, self.epochs - self.swag_epochs)
 
     def identity(self) -> dict:

@@ -18,7 +18,7 @@ from uqseg.errors import ConfigError, InputError
 
 
 class SplitTorchDataset(TorchDataset):
-    """Images and all annotators of one split as tensors (the batch layout of SPEC §5 / docs/conventions.md)."""
+    """Images and all annotators of one split as tensors (batch layout: docs/method.md §5, docs/conventions.md)."""
 
     def __init__(self, split: Split):
         if len(split) == 0:

@@ -1,4 +1,4 @@
-"""Exponential moving average of a model's weights (SPEC §7: decay 0.999, updated after every optimiser step)."""
+"""Exponential moving average of a model's weights (docs/method.md §7: decay 0.999, updated every optimiser step)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Lightning module that trains one AU model (SPEC §7): AdamW, gradient clipping, EMA, numerical guards.
+"""The Lightning module that trains one AU model (docs/method.md §7): AdamW, gradient clipping, EMA, numerical guards.
 
 The random stream of every epoch is reseeded from (seed, epoch, rank), so an epoch draws the same annotators,
 diffusion times and dropout masks whether the run started fresh or resumed from a checkpoint.
@@ -85,7 +85,7 @@ class TrainingModule(pl.LightningModule):
         return loss
 
     def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer, *args: Any, **kwargs: Any) -> None:
-        """Clip the gradient norm to ``grad_clip`` (SPEC §7) and stop on a non-finite gradient."""
+        """Clip the gradient norm to ``grad_clip`` (docs/method.md §7) and stop on a non-finite gradient."""
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         if not bool(torch.isfinite(norm)):
             raise NumericalError(

@@ -1,4 +1,4 @@
-"""Training-run planning (SPEC §6 "Shared runs"): the minimal set of runs a set of AU+EU combinations needs.
+"""Training-run planning (docs/method.md §6 "Shared runs"): the minimal set of runs a set of AU+EU combinations needs.
 
 - ``none``, ``swag`` and ``swag_d`` share one ``shared`` run per AU model (it always collects SWAG moments);
 - ``dropout`` has its own run, with MC dropout p = 0.2 in the model;
@@ -63,7 +63,7 @@ def member_seed(seed: int, member: int) -> int:
 
 @dataclass(frozen=True)
 class TrainingRun:
-    """One model to train: which AU model, on which data, with which seed and configs (SPEC §6, §7)."""
+    """One model to train: which AU model, on which data, with which seed and configs (docs/method.md §6, §7)."""
 
     dataset: str
     dataset_options: dict[str, Any]
@@ -144,7 +144,7 @@ def runs_for_combination(
     train: TrainConfig,
     ensemble_size: int = 5,
 ) -> list[TrainingRun]:
-    """The training runs combination ``au+eu`` needs (SPEC §6 "Shared runs"), member 1 first."""
+    """The training runs combination ``au+eu`` needs (docs/method.md §6 "Shared runs"), member 1 first."""
     validate_combination(au, eu)
     if ensemble_size < 1:
         raise ConfigError(f"ensemble_size must be at least 1, got {ensemble_size}")

@@ -1,4 +1,4 @@
-"""Train every run one AU+EU combination needs into ``RUN_DIR/training/<run-key>/`` (SPEC §6, issue 5 CLI)."""
+"""Train every run one AU+EU combination needs into ``RUN_DIR/training/<run-key>/`` (docs/method.md §6)."""
 
 from __future__ import annotations
 

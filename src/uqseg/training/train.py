@@ -1,4 +1,4 @@
-"""Train one planned run with Lightning (SPEC §7), resuming from its last epoch checkpoint.
+"""Train one planned run with Lightning (docs/method.md §7), resuming from its last epoch checkpoint.
 
 CPU, one GPU or DDP over several devices run the same code; channels_last is used on any device, bf16 autocast
 and ``torch.compile`` on CUDA only, when the config asks for them. The resume checkpoint is written after every
@@ -34,7 +34,7 @@ def uses_cuda(train: TrainConfig) -> bool:
 
 
 def resolved_precision(train: TrainConfig) -> str:
-    """Lightning precision: bf16-mixed only on CUDA (SPEC §7 / issue 9), full fp32 otherwise."""
+    """Lightning precision: bf16-mixed only on CUDA (docs/method.md §7; GPU path), full fp32 otherwise."""
     return "bf16-mixed" if train.precision == "bf16-mixed" and uses_cuda(train) else "32-true"
 
 
@@ -99,7 +99,7 @@ def train_run(
     model_factory: ckpt.ModelFactory | None = None,
     callbacks: Sequence[pl.Callback] = (),
 ) -> Path:
-    """Train ``run`` on ``dataset`` into ``out_dir`` and return ``out_dir`` (SPEC §7, issue 5).
+    """Train ``run`` on ``dataset`` into ``out_dir`` and return ``out_dir`` (docs/method.md §7).
 
     Returns at once when ``out_dir/COMPLETE`` exists; resumes from ``out_dir/checkpoints/last.ckpt`` otherwise.
     ``model_factory`` replaces ``uqseg.nn.build_model`` (tests); ``callbacks`` are added to Lightning's.

@@ -1,4 +1,4 @@
-"""Uncertainty decomposition TU/AU/EU (SPEC §1)."""
+"""Uncertainty decomposition TU/AU/EU (docs/method.md §1)."""
 
 from uqseg.uncertainty.accumulator import UncertaintyAccumulator
 from uqseg.uncertainty.maps import EU_CLIP_TOL, UncertaintyMaps, decompose, discretize, entropy

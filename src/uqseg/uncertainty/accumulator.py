@@ -1,4 +1,4 @@
-"""Streaming TU/AU/EU over EU instances with memory independent of S·M (SPEC §1)."""
+"""Streaming TU/AU/EU over EU instances with memory independent of S·M (docs/method.md §1)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from uqseg.uncertainty.maps import UncertaintyMaps, check_probs, entropy, finish
 
 
 class UncertaintyAccumulator:
-    """Accumulates Σ_m p_m and Σ_m H(p_m) over instances (SPEC §1).
+    """Accumulates Σ_m p_m and Σ_m H(p_m) over instances (docs/method.md §1).
 
     Precision: NumPy input accumulates in float64; torch input accumulates in float64 on CPU and in the input's
     dtype promoted to at least float32 on other devices. Memory is O(B·C·H·W).
@@ -49,7 +49,7 @@ class UncertaintyAccumulator:
         self._add(instance.mean(0, keepdim=True) if isinstance(instance, torch.Tensor) else instance.mean(0)[None])
 
     def update_no_eu(self, samples: Any) -> None:
-        """No-EU convention: each of the S samples (S×B×C×H×W) is its own instance (SPEC §1)."""
+        """No-EU convention: each of the S samples (S×B×C×H×W) is its own instance (docs/method.md §1)."""
         check_probs(samples, "samples", 5)
         if samples.ndim != 5:
             raise InputError(f"samples must be S×B×C×H×W, got shape {tuple(samples.shape)}")

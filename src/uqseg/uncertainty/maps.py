@@ -1,4 +1,4 @@
-"""Per-pixel entropy decomposition TU/AU/EU (SPEC §1, paper Eq. 1)."""
+"""Per-pixel entropy decomposition TU/AU/EU (docs/method.md §1, paper Eq. 1)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class UncertaintyMaps:
 
 
 def entropy(p: Any) -> Any:
-    """Natural-log entropy over the class axis -3 with 0·log 0 = 0 (SPEC §1)."""
+    """Natural-log entropy over the class axis -3 with 0·log 0 = 0 (docs/method.md §1)."""
     if isinstance(p, torch.Tensor):
         return -(torch.special.xlogy(p, p)).sum(dim=-3)
     return -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0), axis=-3)
@@ -83,7 +83,7 @@ def discretize(probs: Any) -> Any:
 
 
 def decompose(probs: Any, *, nested: bool = True) -> UncertaintyMaps:
-    """TU/AU/EU of probs (M, S, ..., C, H, W) when nested, else (M, ..., C, H, W) (SPEC §1).
+    """TU/AU/EU of probs (M, S, ..., C, H, W) when nested, else (M, ..., C, H, W) (docs/method.md §1).
 
     Nested: p_m = mean_s p_{m,s}; TU = H(mean_m p_m), AU = mean_m H(p_m), EU = TU − AU. NumPy in gives NumPy
     (float64) out; torch in gives torch out on the same device and dtype.

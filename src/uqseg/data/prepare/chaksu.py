@@ -1,4 +1,4 @@
-"""``uqseg data prepare chaksu``: Chákṣu IMAGE into uqseg's prepared format (SPEC §8, paper §3.1).
+"""``uqseg data prepare chaksu``: Chákṣu IMAGE into uqseg's prepared format (docs/method.md §8, paper §3.1).
 
 Splits, as in the authors' ``gen_splits_chaksu.py``: the Remidio training images, in the order of their paths,
 go through ``sklearn.model_selection.KFold(n_splits=5, shuffle=True, random_state=123)``; fold 0 gives

@@ -1,4 +1,4 @@
-"""The Chákṣu IMAGE folder tree and its files (SPEC §8).
+"""The Chákṣu IMAGE folder tree and its files (docs/method.md §8).
 
 Layout (folder names matched case-insensitively, as the archive's capitalisation varies between experts)::
 

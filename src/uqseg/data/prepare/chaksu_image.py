@@ -1,4 +1,4 @@
-"""One Chákṣu IMAGE sample from raw files to 128×128 arrays (SPEC §8, paper §3.1).
+"""One Chákṣu IMAGE sample from raw files to 128×128 arrays (docs/method.md §8, paper §3.1).
 
 Per expert: the largest connected component of the disc and of the cup mask (4-connectivity, SciPy's default),
 then disc := disc ∪ cup and cup := cup ∩ disc, giving labels 0 background, 1 disc rim, 2 cup. The crop is a

@@ -1,4 +1,4 @@
-"""Shared helpers of the preparation commands (SPEC §8): source checks, hashing, progress, the prepared format.
+"""Shared helpers of the preparation commands (docs/method.md §8): source checks, hashing, progress, prepared format.
 
 A prepared dataset is one directory, written atomically (:func:`uqseg.atomic.atomic_directory`), holding
 

@@ -1,4 +1,4 @@
-"""``uqseg data prepare lidc``: LIDC-IDRI 2D into uqseg's prepared format (SPEC §8).
+"""``uqseg data prepare lidc``: LIDC-IDRI 2D into uqseg's prepared format (docs/method.md §8).
 
 From the pickle, slices are grouped by patient (series UID → ``Subject ID`` through the metadata CSV) and split by
 patient (:mod:`uqseg.data.prepare.lidc_split`, or a ``patient,split`` file); the split used is written to
@@ -11,7 +11,7 @@ PHiSeg's per-slice ``uids`` (series hashes), they are kept as ``series``. The ma
 and ``series_across_splits`` counts the series found in more than one split (0 when the split is by scan).
 
 Images are stored raw, 1×H×W in [0, 1] (the HDF5 files' −0.5 offset undone); the loader replicates them to 3
-channels and applies the ImageNet mean/std (SPEC §7). Annotations are 4×H×W class indices (0/1).
+channels and applies the ImageNet mean/std (docs/method.md §7). Annotations are 4×H×W class indices (0/1).
 """
 
 from __future__ import annotations

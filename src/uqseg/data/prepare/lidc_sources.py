@@ -1,4 +1,4 @@
-"""Readers of the LIDC-IDRI 2D sources (SPEC §8): the Probabilistic-UNet pickle, its TCIA metadata CSV, and the
+"""Readers of the LIDC-IDRI 2D sources (docs/method.md §8): the Prob.-UNet pickle, its TCIA metadata CSV, and the
 PHiSeg/CCDM ``data_lidc.hdf5``.
 
 The HDF5 files hold no slice keys and no patient ids. PHiSeg's conversion script stores, per slice, ``uids``: the

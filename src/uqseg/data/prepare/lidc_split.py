@@ -1,4 +1,4 @@
-"""The LIDC-IDRI patient-level 60/20/20 split with seed 7 (SPEC §8).
+"""The LIDC-IDRI patient-level 60/20/20 split with seed 7 (docs/method.md §8).
 
 The procedure is the authors' (``datasets/lidc-idri/gen_splits_lidc.py``: seed 7, test ratio 0.2, 4 folds,
 fold 0), applied to the ids of the patients present in the source:
@@ -41,7 +41,7 @@ def split_definition() -> dict[str, Any]:
 
 def patient_split(patients: Iterable[str], seed: int, test_ratio: float, num_folds: int,
                   fold: int) -> dict[str, str]:
-    """Assign each patient to ``train``/``val``/``test`` by the authors' procedure (module docstring, SPEC §8)."""
+    """Assign each patient to ``train``/``val``/``test`` by the authors' procedure (docs/method.md §8)."""
     ordered = sorted(set(patients))
     if len(ordered) < num_folds + 1:
         raise InputError(f"need at least {num_folds + 1} patients for a {num_folds}-fold split, got {len(ordered)}")

@@ -1,4 +1,4 @@
-"""The exact annotator model shared by the synthetic datasets (issue 2).
+"""The exact annotator model shared by the synthetic datasets.
 
 Every object in a synthetic image has a soft profile ``p(x) ∈ [0, 1]`` (1 inside, 0 outside, a sigmoid ramp across
 its edge). An annotator draws a *level* ``t`` from a finite set ``LEVEL_OFFSETS`` scaled by the ambiguity ``a``:

@@ -1,4 +1,4 @@
-"""``synthetic-chaksu``: RGB optic-disc crops, 3 classes, 5 annotators, three acquisition devices (issue 2).
+"""``synthetic-chaksu``: RGB optic-disc crops, 3 classes, 5 annotators, three acquisition devices.
 
 Scene: an orange-red retina (a smooth random field) seen through a round camera aperture, 4 dark vessels arching
 up and down from the disc, a bright yellowish optic disc (a rotated, slightly vertical, wavy ellipse of radius
@@ -6,7 +6,7 @@ up and down from the disc, a bright yellowish optic disc (a rotated, slightly ve
 
 Annotator model (exact): each annotator independently draws a disc level ``t_d`` and a cup level ``t_c``
 (:mod:`uqseg.data.synthetic.annotators`) and labels ``disc = p_d ≥ t_d``, ``cup = p_c ≥ t_c`` and ``disc``
-(SPEC §8: cup := cup ∩ disc); class 2 = cup, 1 = disc rim, 0 = background. With ``F_d``, ``F_c`` the level
+(docs/method.md §8: cup := cup ∩ disc); class 2 = cup, 1 = disc rim, 0 = background. With ``F_d``, ``F_c`` the level
 fractions, the oracle is ``P(cup) = F_d·F_c``, ``P(rim) = F_d − F_d·F_c``, ``P(background) = 1 − F_d``.
 
 Devices (class ``Device``) differ in zoom (field of view), aperture, colour balance, gamma, blur and noise. Device
@@ -178,7 +178,7 @@ def _aperture(rng: np.random.Generator, scenes: DiscScenes, size: int, device: D
 
 
 def standardise(images: np.ndarray) -> np.ndarray:
-    """Per-image ``(x − mean)/(std + 1e-8)`` over channels and pixels (SPEC §7, Chákṣu)."""
+    """Per-image ``(x − mean)/(std + 1e-8)`` over channels and pixels (docs/method.md §7, Chákṣu)."""
     mean = images.mean(axis=(1, 2, 3), keepdims=True)
     std = images.std(axis=(1, 2, 3), keepdims=True)
     return ((images - mean) / (std + STANDARDISE_EPS)).astype(np.float32)

@@ -1,4 +1,4 @@
-"""``synthetic-lidc``: grey, lesion-centred crops with 4 annotators, presence and boundary ambiguity (issue 2).
+"""``synthetic-lidc``: grey, lesion-centred crops with 4 annotators, presence and boundary ambiguity.
 
 Scene: a lung-like background (a smooth random field, 3 curved vessel ridges, a chest wall on one side of some
 crops) with one lesion near the centre: a rotated, wavy ellipse of radius 15–30 % of the side with a soft (sigmoid)
@@ -10,7 +10,7 @@ Annotator model (exact): annotator ``k`` marks the lesion at all with probabilit
 ``P(lesion at x) = π(c) · F(x)`` and ``P(background) = 1 − π(c)·F(x)``.
 
 Images are raw intensities mapped to roughly zero mean and unit scale by a fixed affine map (``(raw − 0.4)/0.25``),
-so contrast differences between images survive. The OOD splits are the test images under the four SPEC §8 shifts
+so contrast differences between images survive. OOD splits: the test images under the four docs/method.md §8 shifts
 (seed ``7 + seed``) with the test annotations and oracle unchanged.
 """
 

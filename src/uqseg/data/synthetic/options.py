@@ -1,4 +1,4 @@
-"""Validated options of the synthetic generators (issue 2) and the per-split random streams."""
+"""Validated options of the synthetic generators and the per-split random streams."""
 
 from __future__ import annotations
 

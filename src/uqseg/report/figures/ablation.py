@@ -1,4 +1,4 @@
-"""Fig. 9: the OOD aggregation ablation — EU AUROC and Δ for each of the 5 image-score strategies (SPEC §3 OODD)."""
+"""Fig. 9: the OOD aggregation ablation — EU AUROC and Δ for each image-score strategy (docs/method.md §3 OODD)."""
 
 from __future__ import annotations
 

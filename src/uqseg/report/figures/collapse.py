@@ -1,4 +1,4 @@
-"""Fig. 8: epistemic collapse — the EU/AU ratio of every combination (SPEC §3 Segmentation quality, paper §4)."""
+"""Fig. 8: epistemic collapse — the EU/AU ratio of every combination (docs/method.md §3, paper §4)."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ def _limits(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 def draw_panel(ax: Axes, points: pd.DataFrame, task: str, group: str, dataset: str) -> None:
     """One scatter: the diagonal, the half where the correct measure is better shaded (there Δ > 0 when both values
-    are ≥ 0; a negative NCC moves Δ out of [−1, 1], SPEC §2), one point per combination."""
+    are ≥ 0; a negative NCC moves Δ out of [−1, 1], docs/method.md §2), one point per combination."""
     lo, hi = _limits(points.u_wrong.to_numpy(), points.u_correct.to_numpy())
     lower = task == "CAL"
     tri_x, tri_y = ([lo, hi, hi], [lo, lo, hi]) if lower else ([lo, lo, hi], [lo, hi, hi])

@@ -1,4 +1,4 @@
-"""Fig. 4: the geometry of Δ — the angle of (U_w, U_c) from the diagonal in units of 45° (SPEC §2, paper Eq. 2)."""
+"""Fig. 4: the geometry of Δ — the angle of (U_w, U_c) from the diagonal in 45° units (docs/method.md §2; Eq. 2)."""
 
 from __future__ import annotations
 

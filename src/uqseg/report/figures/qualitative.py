@@ -39,7 +39,7 @@ class PanelRow:
 def read_rows(path: Path, split: Split | None, n_images: int, n_samples: int) -> list[PanelRow]:
     """`n_images` images of a complete predictions file (`uqseg.inference.store` layout) with their stored AU samples
     (k×S×C×H×W, the first k images; only those k are candidates), or the mean prediction when k = 0. With the split
-    given, the candidates whose annotators disagree most (summed annotator variance, SPEC §3 AMB) are shown."""
+    given, the candidates whose annotators disagree most (summed annotator variance, docs/method.md §3) are shown."""
     attrs = read_attrs(path)
     name = str(attrs.get("split", path.stem))
     rows = []
