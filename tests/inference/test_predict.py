@@ -192,3 +192,34 @@ def test_evaluation_reads_the_stored_pred(tmp_path) -> None:
         np.testing.assert_array_equal(batch["pred"], f["pred"][:3])
         assert (batch["pred"] != batch["mean"].argmax(1)).any()
         np.testing.assert_array_equal(batch["ged_iou"], f["ged_iou"][:3])
+
+
+def test_class_argmax_equals_argmax_ties_included() -> None:
+    from uqseg.inference.predict import class_argmax
+
+    p = torch.rand(2, 3, 4, 3, 5, 6)
+    p[..., 0, 0] = 0.5  # ties between every class: the first one wins in both
+    for dim in (1, 3):
+        torch.testing.assert_close(class_argmax(p, dim), p.argmax(dim), rtol=0, atol=0)
+
+
+def test_channels_last_images_give_the_same_maps(tmp_path) -> None:
+    from uqseg.nn import build_model
+    from uqseg.nn.config import ModelConfig
+
+    split = tiny_dataset().split("test")
+    cfg = ModelConfig(in_channels=split.images.shape[1], num_classes=2, image_size=split.images.shape[-1],
+                      base_width=8, channel_mult=(1, 2), num_res_blocks=1, num_heads=2, group_norm_groups=8,
+                      dropout=0.2, padding_mode="replicate")
+    torch.manual_seed(0)
+    model = build_model("ssn", cfg)
+    maps = []
+    for name, channels_last in (("nchw", False), ("nhwc", True)):
+        method = build_method("dropout", [model], instances=3, seed=2)
+        path = predict_split("ssn", "dropout", method, split, tmp_path / f"{name}.h5",
+                             CFG.model_copy(update={"channels_last": channels_last}))
+        with h5py.File(path) as f:
+            maps.append({k: f[k][:] for k in ("tu", "au", "eu", "pred")})
+    for key in ("tu", "au", "eu"):
+        np.testing.assert_allclose(maps[0][key], maps[1][key], atol=1e-5)
+    assert (maps[0]["pred"] != maps[1]["pred"]).mean() < 0.01

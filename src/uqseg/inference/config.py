@@ -18,6 +18,8 @@ class InferenceConfig(BaseModel):
     - ``stored_sample_images``: the first k images of a split keep their AU samples for qualitative panels.
     - ``network_precision``: ``bf16`` runs the network under bf16 autocast on CUDA (ignored on CPU); the
       decomposition always accumulates in float32 or wider.
+    - ``channels_last``: feed the images to the network in channels_last memory format; the convolutions follow it
+      (faster on CPU for small channel counts, docs/performance.md); same results.
     - ``discretize``: turn every AU sample into the one-hot map of its argmax before the decomposition (the
       ablation of paper appendix A.3, docs/method.md §1); off by default, as in the paper.
     - ``seed``: predictions are a deterministic function of the config (seed, batch sizes included).
@@ -35,6 +37,7 @@ class InferenceConfig(BaseModel):
     network_precision: Literal["32", "bf16"] = "32"
     device: str = "cpu"
     batched: bool = True
+    channels_last: bool = False
     discretize: bool = False
     seed: int = Field(0, ge=0)
 

@@ -58,6 +58,12 @@ def _check_finite(value: Tensor | np.ndarray, what: str, where: str, start: int,
         raise NumericalError(f"{where}: non-finite {what} at image index {index}")
 
 
+def class_argmax(probs: Tensor, dim: int) -> Tensor:
+    """``probs.argmax(dim)`` with the class axis moved last first: the same indices (first maximum on ties), about
+    10× faster on CPU than reducing over a strided middle axis (docs/performance.md)."""
+    return probs.movedim(dim, -1).contiguous().argmax(-1)
+
+
 def _add_instance_scores(samples: Tensor, no_eu: bool, annotations: np.ndarray, num_classes: int,
                          ged_sums: dict[str, np.ndarray], bg_sum: np.ndarray) -> None:
     """Add one group's per-image GED sums and instance-argmax background fractions (docs/method.md §3).
@@ -65,9 +71,9 @@ def _add_instance_scores(samples: Tensor, no_eu: bool, annotations: np.ndarray, 
     samples is G×S×B×C×H×W. GED pools the S samples of each instance; No-EU (G = 1) pools all S of its samples
     into one GED, while for the background fraction each of its samples counts as an instance of its own.
     """
-    labels = samples.argmax(3).to(torch.uint8)  # G×S×B×H×W
+    labels = class_argmax(samples, 3).to(torch.uint8)  # G×S×B×H×W
     instances = samples[0] if no_eu else samples.mean(1)  # instance means, G'×B×C×H×W
-    bg_sum += (instances.argmax(2) == 0).double().mean((-2, -1)).sum(0).cpu().numpy()
+    bg_sum += (class_argmax(instances, 2) == 0).double().mean((-2, -1)).sum(0).cpu().numpy()
     for d, v in instance_ged(labels.cpu().numpy(), annotations, num_classes).items():
         ged_sums[d] += v.sum(0)
 
@@ -105,6 +111,8 @@ def predict_split(
         start = 0
         for b, batch in enumerate(split.batches(cfg.batch_size)):
             images = torch.from_numpy(batch["image"]).to(device)
+            if cfg.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
             annotations = np.asarray(batch["annotations"], dtype=np.int64)
             acc = UncertaintyAccumulator()
             ged_sums = {d: np.zeros(images.shape[0]) for d in DISTANCES}
