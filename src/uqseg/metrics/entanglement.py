@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -10,29 +9,49 @@ import pandas as pd
 
 from uqseg.errors import InputError
 
+#: Status of a Δ whose inputs are both 0: a tie, Δ = 0 (docs/method.md §2).
+ORIGIN_TIE = "ok: tie at the origin"
+UNDEFINED = "undefined: missing or NaN input"
 
-def entanglement(correct: float, wrong: float, lower_is_better: bool = False) -> float:
-    """Δ = s·(atan2(U_c, U_w) − π/4)/(π/4), s = −1 when lower is better (docs/method.md §2)."""
-    if not (np.isfinite(correct) and np.isfinite(wrong)):
-        raise InputError(f"entanglement needs finite values, got correct={correct}, wrong={wrong}")
-    s = -1.0 if lower_is_better else 1.0
-    return s * (math.atan2(correct, wrong) - math.pi / 4) / (math.pi / 4)
+
+def entanglement(correct: Any, wrong: Any, lower_is_better: bool = False) -> Any:
+    """Δ = s·(atan2(U_c, U_w) − π/4)/(π/4), s = −1 when lower is better (docs/method.md §2).
+
+    Scalars give a float, arrays an array (broadcast). Δ = 0 where both values are 0 (a tie at the origin, like any
+    U_c = U_w). Δ lies outside [−1, 1] exactly where an input is negative (e.g. a negative NCC), so
+    ``(correct < 0) | (wrong < 0)`` is the mask of such values. Non-finite inputs raise InputError.
+    """
+    c, w = np.asarray(correct, dtype=np.float64), np.asarray(wrong, dtype=np.float64)
+    if not (np.isfinite(c).all() and np.isfinite(w).all()):
+        shown = f"correct={correct}, wrong={wrong}" if c.ndim == w.ndim == 0 else "NaN or inf in correct or wrong"
+        raise InputError(f"entanglement needs finite values, got {shown}")
+    d = entanglement_values(c, w, lower_is_better)
+    return float(d) if d.ndim == 0 else d
 
 
 def entanglement_values(correct: Any, wrong: Any, lower_is_better: Any = False) -> np.ndarray:
-    """Δ of Eq. 2 elementwise over arrays (docs/method.md §2), broadcasting; NaN where an input is NaN, so bootstrap
-    replicates go through the same formula as the point estimate."""
+    """Δ of Eq. 2 elementwise over arrays (docs/method.md §2), broadcasting; 0 where both inputs are 0 (a tie at
+    the origin); NaN where an input is NaN, so bootstrap replicates go through the same formula as the point
+    estimate."""
     c, w = np.asarray(correct, dtype=np.float64), np.asarray(wrong, dtype=np.float64)
     s = np.where(np.asarray(lower_is_better, dtype=bool), -1.0, 1.0)
-    return s * (np.arctan2(c, w) - np.pi / 4) / (np.pi / 4)
+    d = s * (np.arctan2(c, w) - np.pi / 4) / (np.pi / 4)
+    return np.where((c == 0) & (w == 0), 0.0, d)
+
+
+def entanglement_status(correct: Any, wrong: Any) -> Any:
+    """Status of each Δ (docs/method.md §2): ``ok``, ORIGIN_TIE where both inputs are 0, or why Δ is NaN."""
+    c, w = np.asarray(correct, dtype=np.float64), np.asarray(wrong, dtype=np.float64)
+    out = np.where(np.isfinite(c) & np.isfinite(w), np.where((c == 0) & (w == 0), ORIGIN_TIE, "ok"), UNDEFINED)
+    return str(out) if out.ndim == 0 else out
 
 
 def _row(task: str, split: str, metric: str, agg: str, uc: float, uw: float, lower: bool, wrong: str) -> dict:
-    d = entanglement(uc, uw, lower) if np.isfinite(uc) and np.isfinite(uw) else float("nan")
+    d = float(entanglement_values(uc, uw, lower))
     return {
         "split": split, "task": task, "metric": metric, "aggregation": agg, "u_correct": uc, "u_wrong": uw,
         "wrong_measure": wrong, "delta": d, "out_of_range": bool(np.isfinite(d) and abs(d) > 1),
-        "status": "ok" if np.isfinite(d) else "undefined: missing or NaN input",
+        "status": entanglement_status(uc, uw),
     }
 
 

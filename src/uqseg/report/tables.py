@@ -12,7 +12,7 @@ from uqseg.errors import InputError
 from uqseg.experiments.results import replicate_matrix
 from uqseg.metrics import mean_rank_with_ci
 from uqseg.metrics.bootstrap import percentile_interval
-from uqseg.metrics.entanglement import entanglement_values
+from uqseg.metrics.entanglement import entanglement_status, entanglement_values
 from uqseg.metrics.ranking import rank_rows
 from uqseg.report.names import INVALID, TASKS, au_label, eu_label, order_key
 
@@ -157,7 +157,7 @@ def derive(results: pd.DataFrame, replicates: pd.DataFrame | None = None, *, ood
     for name, x in (("u_correct", d.correct), ("u_wrong", d.wrong), ("delta", d.delta)):
         m[f"{name}_low"], m[f"{name}_high"] = percentile_interval(x[:, 1:])
     m["out_of_range"] = np.isfinite(m.delta) & (m.delta.abs() > 1)
-    m["status"] = np.where(np.isfinite(m.delta), "ok", "undefined: missing or NaN input")
+    m["status"] = entanglement_status(m.u_correct, m.u_wrong)
     m["seed"] = m.seed.astype(int)
     order = _order(m)
     frame = m.loc[order, DELTA_COLUMNS].reset_index(drop=True)
@@ -177,7 +177,8 @@ def delta_table(
     variant from `ace_variant` (a name, a dataset→name mapping, or None for `default_ace_variant`).
     Columns: dataset, seed, au, eu, task, group, metric, aggregation, wrong_measure (`AU`, `EU`, or `min(AU,EU)` when
     the splits differ), u_correct, u_wrong, delta, their 95 % bootstrap intervals `*_low`, `*_high` (NaN without
-    `replicates`), out_of_range (|Δ| > 1, e.g. from a negative NCC), status.
+    `replicates`), out_of_range (|Δ| > 1, e.g. from a negative NCC), status (`ok`, `ok: tie at the origin` where
+    both values are 0 and Δ = 0, or why Δ is NaN).
     """
     return derive(results, replicates, ood_aggregation=ood_aggregation, ace_variant=ace_variant).frame
 
