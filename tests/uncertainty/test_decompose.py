@@ -78,3 +78,34 @@ def test_bad_input_raises():
         decompose(np.full((2, 3, 3), 0.5))
     with pytest.raises(InputError):
         UncertaintyAccumulator().result()
+
+
+@pytest.mark.parametrize("as_tensor", [False, True])
+@pytest.mark.parametrize(("values", "problem"), [([1.5, 0.5], "exceed 1"), ([0.3, 0.3], "sum to 1")])
+def test_not_probabilities_are_refused(as_tensor: bool, values: list[float], problem: str) -> None:
+    """Values above 1 or rows that do not sum to 1 over the class axis would give negative or wrong entropies."""
+    from uqseg.uncertainty import entropy
+
+    p = np.zeros((2, 1, 2, 3, 3))
+    p[:, :, 0], p[:, :, 1] = 0.5, 0.5
+    p[1, 0, :, 2, 1] = values
+    p = torch.tensor(p) if as_tensor else p
+    with pytest.raises(InputError, match=f"probs.*{problem}"):
+        decompose(p)
+    with pytest.raises(InputError, match=f"probs.*{problem}"):
+        entropy(p)
+    with pytest.raises(InputError, match=f"instance.*{problem}"):
+        UncertaintyAccumulator().update(p[1][:, None])
+
+
+def test_rounding_within_tolerance_is_accepted() -> None:
+    from uqseg.uncertainty import entropy
+
+    p = np.full((1, 1, 2, 2, 2), 0.5)
+    p[0, 0, 0] += 5e-4
+    assert np.isfinite(decompose(p).tu).all() and np.isfinite(entropy(p)).all()
+    logits = torch.randn(3, 2, 8, 16, 16)
+    half = torch.softmax(logits, dim=-3).half()
+    acc = UncertaintyAccumulator()
+    acc.update(half)
+    assert torch.isfinite(acc.result().tu).all()

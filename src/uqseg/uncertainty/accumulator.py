@@ -8,14 +8,15 @@ import numpy as np
 import torch
 
 from uqseg.errors import InputError
-from uqseg.uncertainty.maps import UncertaintyMaps, check_probs, entropy, finish_eu
+from uqseg.uncertainty.maps import UncertaintyMaps, _entropy, check_probs, finish_eu
 
 
 class UncertaintyAccumulator:
     """Accumulates Σ_m p_m and Σ_m H(p_m) over instances (docs/method.md §1).
 
     Precision: NumPy input accumulates in float64; torch input accumulates in float64 on CPU and in the input's
-    dtype promoted to at least float32 on other devices. Memory is O(B·C·H·W).
+    dtype promoted to at least float32 on other devices. Memory is O(B·C·H·W). Every update is checked like
+    ``decompose``'s input (``check_probs``: one fused min/max/sum pass and one host sync).
     """
 
     def __init__(self) -> None:
@@ -28,10 +29,10 @@ class UncertaintyAccumulator:
         if isinstance(p_m, torch.Tensor):
             dtype = torch.float64 if p_m.device.type == "cpu" else torch.promote_types(p_m.dtype, torch.float32)
             p_m = p_m.to(dtype)
-            sp, sh = p_m.sum(0), entropy(p_m).sum(0)
+            sp, sh = p_m.sum(0), _entropy(p_m).sum(0)
         else:
             p_m = np.asarray(p_m, dtype=np.float64)
-            sp, sh = p_m.sum(axis=0), entropy(p_m).sum(axis=0)
+            sp, sh = p_m.sum(axis=0), _entropy(p_m).sum(axis=0)
         if self._sum_p is None:
             self._sum_p, self._sum_h = sp, sh
         else:
@@ -60,6 +61,6 @@ class UncertaintyAccumulator:
         if self._count == 0:
             raise InputError("UncertaintyAccumulator.result() called before any update")
         mean = self._sum_p / self._count
-        tu = entropy(mean)
+        tu = _entropy(mean)
         au = self._sum_h / self._count
         return UncertaintyMaps(tu=tu, au=au, eu=finish_eu(tu, au), mean=mean)

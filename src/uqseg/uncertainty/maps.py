@@ -25,34 +25,59 @@ class UncertaintyMaps:
 
 
 def entropy(p: Any) -> Any:
-    """Natural-log entropy over the class axis -3 with 0·log 0 = 0 (docs/method.md §1)."""
+    """Natural-log entropy over the class axis -3 with 0·log 0 = 0 (docs/method.md §1); InputError unless p holds
+    probabilities (see check_probs)."""
+    check_probs(p, "probs", 3)
+    return _entropy(p)
+
+
+def _entropy(p: Any) -> Any:
+    """entropy without the input check, for arrays built from checked probabilities."""
     if isinstance(p, torch.Tensor):
         return -(torch.special.xlogy(p, p)).sum(dim=-3)
     return -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0), axis=-3)
 
 
+#: Largest |Σ_c p_c − 1| and largest excess over 1 accepted as rounding (at least C float epsilons).
+PROB_TOL = 1e-3
+
+
+def _extremes(probs: Any) -> tuple[float, float, float]:
+    """(min, max, largest |Σ_c p_c − 1|) of probs in one host sync; NaN or inf when probs holds NaN or inf."""
+    if isinstance(probs, torch.Tensor):
+        x = probs if probs.dtype in (torch.float32, torch.float64) else probs.float()
+        low, high = torch.aminmax(x)
+        return tuple(torch.stack([low, high, (x.sum(-3) - 1).abs().amax()]).tolist())  # type: ignore[return-value]
+    x = probs if probs.dtype.itemsize >= 4 else probs.astype(np.float32)
+    return float(x.min()), float(x.max()), float(np.abs(x.sum(-3) - 1).max())
+
+
 def check_probs(probs: Any, name: str, min_ndim: int) -> None:
-    """Raise InputError unless probs is a finite probability array with at least min_ndim axes."""
+    """Raise InputError unless probs is a finite probability array with at least min_ndim axes: values in [0, 1]
+    and summing to 1 over the class axis -3, within PROB_TOL (negatives within 1e-6) (docs/method.md §1)."""
     if not isinstance(probs, (np.ndarray, torch.Tensor)):
         raise InputError(f"{name} must be a numpy array or torch tensor, got {type(probs).__name__}")
     if probs.ndim < min_ndim:
         raise InputError(f"{name} must have at least {min_ndim} axes (class axis -3), got shape {tuple(probs.shape)}")
     if 0 in tuple(probs.shape)[: probs.ndim - 2]:
         raise InputError(f"{name} has an empty sample, instance or class axis: shape {tuple(probs.shape)}")
-    if isinstance(probs, torch.Tensor):
-        if not torch.is_floating_point(probs):
-            raise InputError(f"{name} must be floating point, got {probs.dtype}")
-        finite = bool(torch.isfinite(probs).all())
-        low = bool((probs < -1e-6).any()) if finite else False
-    else:
-        if not np.issubdtype(probs.dtype, np.floating):
-            raise InputError(f"{name} must be floating point, got {probs.dtype}")
-        finite = bool(np.isfinite(probs).all())
-        low = bool((probs < -1e-6).any()) if finite else False
-    if not finite:
+    floating = torch.is_floating_point(probs) if isinstance(probs, torch.Tensor) else np.issubdtype(probs.dtype,
+                                                                                                     np.floating)
+    if not floating:
+        raise InputError(f"{name} must be floating point, got {probs.dtype}")
+    if _size(probs) == 0:
+        return
+    low, high, off = _extremes(probs)
+    eps = torch.finfo(probs.dtype).eps if isinstance(probs, torch.Tensor) else np.finfo(probs.dtype).eps
+    tol = max(PROB_TOL, float(eps) * probs.shape[-3])
+    if not np.isfinite([low, high, off]).all():
         raise InputError(f"{name} contains NaN or inf")
-    if low:
-        raise InputError(f"{name} contains negative probabilities")
+    if low < -1e-6:
+        raise InputError(f"{name} contains negative probabilities (min {low:.3g})")
+    if high > 1 + tol:
+        raise InputError(f"{name} holds probabilities that exceed 1 (max {high:.3g})")
+    if off > tol:
+        raise InputError(f"{name} does not sum to 1 over the class axis -3 (off by up to {off:.3g})")
 
 
 def _size(x: Any) -> int:
@@ -93,6 +118,6 @@ def decompose(probs: Any, *, nested: bool = True) -> UncertaintyMaps:
         probs = np.asarray(probs, dtype=np.float64)
     p_m = probs.mean(1) if nested else probs
     mean = p_m.mean(0)
-    tu = entropy(mean)
-    au = entropy(p_m).mean(0)
+    tu = _entropy(mean)
+    au = _entropy(p_m).mean(0)
     return UncertaintyMaps(tu=tu, au=au, eu=finish_eu(tu, au), mean=mean)
