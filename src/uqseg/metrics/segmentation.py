@@ -23,19 +23,31 @@ def _overlap(a: np.ndarray, b: np.ndarray, classes: list[int], kind: str) -> np.
     return np.mean(vals, axis=0)
 
 
-def _classes(num_classes: int) -> list[int]:
+def _classes(num_classes: int | None, labels: dict[str, np.ndarray]) -> list[int]:
+    """Foreground classes 1 … C−1. C = num_classes, or max(2, largest label + 1) when None; a label outside
+    [0, C) raises InputError naming its argument."""
+    present = {name: (int(a.min()), int(a.max())) for name, a in labels.items() if a.size}
+    for name, (low, _) in present.items():
+        if low < 0:
+            raise InputError(f"{name} holds label {low}; class indices must be >= 0")
+    if num_classes is None:
+        num_classes = max([2, *(high + 1 for _, high in present.values())])
     if num_classes < 2:
         raise InputError(f"num_classes must be >= 2, got {num_classes}")
+    for name, (_, high) in present.items():
+        if high >= num_classes:
+            raise InputError(f"{name} holds label {high}, outside the {num_classes} classes 0…{num_classes - 1}")
     return list(range(1, num_classes))
 
 
-def dice(pred: Any, annotations: Any, num_classes: int = 2) -> np.ndarray:
-    """Per-image Dice of pred (B×H×W) averaged over annotators (B×K×H×W), macro over foreground classes."""
+def dice(pred: Any, annotations: Any, num_classes: int | None = None) -> np.ndarray:
+    """Per-image Dice of pred (B×H×W) averaged over annotators (B×K×H×W), macro over foreground classes
+    (docs/method.md §3). num_classes None: max(2, largest label + 1); labels outside it raise InputError."""
     p = as_array(pred, "pred", 3, integer=True)
     a = as_array(annotations, "annotations", 4, integer=True)
     if a.shape[:1] + a.shape[2:] != p.shape:
         raise InputError(f"annotations {a.shape} do not match pred {p.shape}")
-    return _overlap(p[:, None], a, _classes(num_classes), "dice").mean(1)
+    return _overlap(p[:, None], a, _classes(num_classes, {"pred": p, "annotations": a}), "dice").mean(1)
 
 
 DISTANCES = ("dice", "iou")
@@ -59,19 +71,25 @@ def _pair_distances(x: np.ndarray, y: np.ndarray, classes: list[int]) -> dict[st
     return {k: 1 - np.mean(v, axis=0) for k, v in sims.items()}
 
 
-def instance_ged(labels: Any, annotations: Any, num_classes: int = 2) -> dict[str, np.ndarray]:
+def instance_ged(labels: Any, annotations: Any, num_classes: int | None = None) -> dict[str, np.ndarray]:
     """Squared GED within each EU instance, for d = 1 − Dice and d = 1 − IoU (docs/method.md §3).
 
     labels: M×S×B×H×W class indices (the argmax of each instance's S AU samples; a model without EU passes its S
     samples as one instance, M = 1); annotations B×K×H×W. Per instance and image,
     GED = 2·E d(S, Y) − E d(S, S') − E d(Y, Y'), every expectation over all ordered pairs (self-pairs included).
+    num_classes None: max(2, largest label + 1); labels outside it raise InputError.
     Returns {"dice": M×B, "iou": M×B}; the authors average these over instances.
     """
     s = as_array(labels, "labels", 5, integer=True)
+    return _instance_ged(s, annotations, num_classes, "labels")
+
+
+def _instance_ged(s: np.ndarray, annotations: Any, num_classes: int | None, name: str) -> dict[str, np.ndarray]:
+    """instance_ged of checked M×S×B×H×W labels `s`, named `name` in errors."""
     a = as_array(annotations, "annotations", 4, integer=True)
     if s.shape[2:3] + s.shape[3:] != a.shape[:1] + a.shape[2:]:
-        raise InputError(f"labels {s.shape} do not match annotations {a.shape} as M×S×B×H×W and B×K×H×W")
-    cls = _classes(num_classes)
+        raise InputError(f"{name} {s.shape} do not match annotations {a.shape} as M×S×B×H×W and B×K×H×W")
+    cls = _classes(num_classes, {name: s, "annotations": a})
     yy = _pair_distances(a.transpose(1, 0, 2, 3), a.transpose(1, 0, 2, 3), cls)
     out: dict[str, list[np.ndarray]] = {k: [] for k in DISTANCES}
     for inst in s:
@@ -81,13 +99,13 @@ def instance_ged(labels: Any, annotations: Any, num_classes: int = 2) -> dict[st
     return {k: np.stack(v) for k, v in out.items()}
 
 
-def ged(samples: Any, annotations: Any, num_classes: int = 2, distance: str = "iou") -> np.ndarray:
+def ged(samples: Any, annotations: Any, num_classes: int | None = None, distance: str = "iou") -> np.ndarray:
     """Per-image squared GED of one pool of n samples: 2E d(S,Y) − E d(S,S') − E d(Y,Y') (docs/method.md §3).
 
     samples: n×B×H×W label maps (argmax of AU samples); annotations B×K×H×W; d = 1 − IoU (default) or 1 − Dice.
-    Empty-empty distance is 0.
+    Empty-empty distance is 0. num_classes None: max(2, largest label + 1); labels outside it raise InputError.
     """
     if distance not in DISTANCES:
         raise InputError(f"distance must be 'iou' or 'dice', got {distance!r}")
     s = as_array(samples, "samples", 4, integer=True)
-    return instance_ged(s[None], annotations, num_classes)[distance][0]
+    return _instance_ged(s[None], annotations, num_classes, "samples")[distance][0]
