@@ -126,8 +126,9 @@ def evaluate(
 def predict(
     run_dir: Path = typer.Argument(..., help="Run directory holding trained runs under training/."),
     combo: str = typer.Option(..., "--combo", help="The combination AU+EU, e.g. ssn+swag."),
-    image: Path = typer.Option(..., "--image", help="A PNG, JPG or NPY image."),
-    out: Path = typer.Option(None, "--out", help="Output folder (default: RUN_DIR/predict/<image stem>/<combo>)."),
+    image: Path = typer.Option(..., "--image", help="A PNG, JPG (any Pillow image) or NPY (H×W or C×H×W) image."),
+    out: Path = typer.Option(None, "--out",
+                             help="Output folder (default: RUN_DIR/predict/<image name>-<path hash>/<combo>)."),
     dataset: str = typer.Option(None, "--dataset", help="Dataset of the trained runs, if several."),
     seed: int = typer.Option(None, "--seed", help="Seed of the trained runs, if several."),
     normalise: str = typer.Option("dataset", "--normalise", help="dataset, standardise or none."),

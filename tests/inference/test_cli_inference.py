@@ -10,6 +10,7 @@ from PIL import Image
 
 import uqseg.data
 from cli_runner import run_uqseg as _cli
+from uqseg.inference.cli_support import predict_folder
 
 MODEL_SETS = ["model.in_channels=1", "model.image_size=32", "model.base_width=8", "model.channel_mult=[1,2]",
               "model.num_res_blocks=1", "model.group_norm_groups=8", "model.attention_levels=[-1]"]
@@ -47,17 +48,26 @@ def test_predict_user_image(trained, tmp_path_factory, monkeypatch, capsys) -> N
     code, out, err = _cli(monkeypatch, capsys, "predict", str(root), "--combo", "softmax+swag", "--image",
                           str(folder / "mine.png"), "--set", "infer.instances=3")
     assert code == 0, err
-    target = root / "predict" / "mine" / "softmax+swag"
-    tu, au, eu = (np.load(target / f"{n}.npy") for n in ("tu", "au", "eu"))
-    assert tu.shape == (32, 32) and np.isfinite(tu).all()
+    target = predict_folder(root, folder / "mine.png", "softmax+swag")
+    tu, au, eu, mean = (np.load(target / f"{n}.npy") for n in ("tu", "au", "eu", "mean"))
+    assert tu.shape == (40, 50) and mean.shape == (2, 40, 50) and np.isfinite(tu).all()  # the input's own size
     np.testing.assert_allclose(eu, tu - au, atol=1e-5)
+    np.testing.assert_allclose(mean.sum(0), 1.0, atol=1e-5)
     assert (target / "figure.png").stat().st_size > 1000 and "figure" in out
+    Image.fromarray(picture).save(folder / "mine.jpg")
+    np.save(folder / "mine.npy", picture.transpose(2, 0, 1))  # C×H×W
+    for name in ("mine.jpg", "mine.npy"):
+        code, out, err = _cli(monkeypatch, capsys, "predict", str(root), "--combo", "softmax+swag", "--image",
+                              str(folder / name))
+        assert code == 0, err
+        assert np.load(predict_folder(root, folder / name, "softmax+swag") / "tu.npy").shape == (40, 50)
+    assert len(list((root / "predict").iterdir())) == 3  # x.png, x.jpg and x.npy do not overwrite each other
 
     (folder / "bad.png").write_bytes(b"not an image")
     code, _, err = _cli(monkeypatch, capsys, "predict", str(root), "--combo", "softmax+swag", "--image",
                         str(folder / "bad.png"))
     assert code == 2 and "cannot read image" in err and "Traceback" not in err
-    np.save(folder / "two.npy", np.zeros((32, 32, 2), np.float32))
+    np.save(folder / "two.npy", np.zeros((2, 32, 32), np.float32))
     code, _, err = _cli(monkeypatch, capsys, "predict", str(root), "--combo", "softmax+swag", "--image",
                         str(folder / "two.npy"))
     assert code == 2 and "2 channels" in err

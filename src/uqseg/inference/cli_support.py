@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -55,6 +56,13 @@ def run_evaluate(dataset: str, combo: str, *, epochs: int, out: Path, seed: int,
     return metrics_path(out, dataset, seed, au, eu)
 
 
+def predict_folder(run_dir: Path, image: Path, combo: str) -> Path:
+    """Default output folder RUN_DIR/predict/<image name>-<hash of its absolute path>/<combo>: distinct input files
+    (``x.png`` and ``x.jpg``, or ``x.png`` in two folders) never share one."""
+    digest = hashlib.sha256(str(Path(image).resolve()).encode()).hexdigest()[:8]
+    return Path(run_dir) / "predict" / f"{Path(image).name}-{digest}" / combo
+
+
 def run_predict(run_dir: Path, combo: str, image: Path, *, out: Path | None, dataset: str | None, seed: int | None,
                 normalise: str, overrides: list[str]) -> dict[str, Path]:
     """Maps and figure of ``combo`` for one image; see ``uqseg.inference.single.predict_image``."""
@@ -65,6 +73,6 @@ def run_predict(run_dir: Path, combo: str, image: Path, *, out: Path | None, dat
     rest, infer, _ = split_overrides(overrides)
     if rest:
         raise ConfigError(f"uqseg predict takes only infer.KEY=VALUE overrides, got {rest}")
-    target = out or Path(run_dir) / "predict" / Path(image).stem / f"{au}+{eu}"
+    target = out or predict_folder(Path(run_dir), Path(image), f"{au}+{eu}")
     return predict_image(Path(run_dir), au, eu, Path(image), target, infer, dataset=dataset, seed=seed,
                          normalise=normalise)

@@ -17,7 +17,7 @@ from uqseg.atomic import atomic_path
 from uqseg.errors import ConfigError, InputError
 from uqseg.inference.config import InferenceConfig
 from uqseg.inference.predict import group_seed, load_method
-from uqseg.inference.user_image import channel_stats, read_image, to_model_input
+from uqseg.inference.user_image import channel_stats, read_image, to_image_size, to_model_input
 from uqseg.training.plan import TrainingRun, member_seed, validate_combination
 from uqseg.uncertainty import UncertaintyAccumulator, discretize
 
@@ -69,7 +69,8 @@ def find_runs(root: Path, au: str, eu: str, *, dataset: str | None = None, seed:
 
 def predict_image(root: Path, au: str, eu: str, image_path: Path, out_dir: Path, cfg: InferenceConfig, *,
                   dataset: str | None = None, seed: int | None = None, normalise: str = "dataset") -> dict[str, Path]:
-    """Write ``tu/au/eu/mean.npy`` and ``figure.png`` for one image into ``out_dir``; return their paths."""
+    """Write ``tu/au/eu/mean.npy`` (at the image's own H×W) and ``figure.png`` for one image into ``out_dir``; return
+    their paths."""
     pairs = find_runs(root, au, eu, dataset=dataset, seed=seed,
                       ensemble_size=cfg.ensemble_size if eu == "ensemble" else None)
     base = pairs[0][0]
@@ -79,8 +80,8 @@ def predict_image(root: Path, au: str, eu: str, image_path: Path, out_dir: Path,
 
         stats = channel_stats(get_dataset(base.dataset, **base.dataset_options).split("train").images)
     raw = read_image(image_path)
-    x = to_model_input(raw, in_channels=base.model.in_channels, size=base.model.image_size, normalise=normalise,
-                       stats=stats)
+    x, placement = to_model_input(raw, in_channels=base.model.in_channels, size=base.model.image_size,
+                                  normalise=normalise, stats=stats)
     method = load_method(au, eu, [p for _, p in pairs], [r for r, _ in pairs], cfg).to(cfg.device)
     s, acc = cfg.samples_for(au), UncertaintyAccumulator()
     first: torch.Tensor | None = None
@@ -95,7 +96,8 @@ def predict_image(root: Path, au: str, eu: str, image_path: Path, out_dir: Path,
             (acc.update_no_eu if eu == "none" else acc.update)(samples[i])
         first = samples[0, :, 0] if first is None else first
     maps = acc.result()
-    arrays = {name: np.asarray(getattr(maps, name)[0], dtype=np.float32) for name in ("tu", "au", "eu", "mean")}
+    arrays = {name: np.asarray(to_image_size(getattr(maps, name)[0], placement), dtype=np.float32)
+              for name in ("tu", "au", "eu", "mean")}
     for name, value in arrays.items():
         if not np.isfinite(value).all():
             raise InputError(f"{au}+{eu}: non-finite {name} map for {image_path}")
@@ -106,7 +108,9 @@ def predict_image(root: Path, au: str, eu: str, image_path: Path, out_dir: Path,
         with atomic_path(out_dir / f"{name}.npy") as tmp, open(tmp, "wb") as handle:
             np.save(handle, value, allow_pickle=False)
         paths[name] = out_dir / f"{name}.npy"
-    paths["figure"] = _figure(out_dir / "figure.png", x[0], first, arrays, f"{au}+{eu}: {Path(image_path).name}")
+    shown = to_image_size(first[:4], placement) if first is not None else None
+    paths["figure"] = _figure(out_dir / "figure.png", torch.from_numpy(raw), shown, arrays,
+                              f"{au}+{eu}: {Path(image_path).name}")
     return paths
 
 
