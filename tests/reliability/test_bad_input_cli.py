@@ -113,6 +113,7 @@ CASES = {
     "predict: softmax+none": (lambda t, i: ["predict", str(t), "--combo", "softmax+none", "--image", str(i)],
                               ("softmax+none",)),
     "benchmark: softmax+none": (lambda t, i: _benchmark(t, "--combos", "softmax+none"), ("softmax+none",)),
+    "models: --channel-mult not integers": (lambda t, i: ["models", "--channel-mult", "1,two"], ("--channel-mult",)),
     "benchmark: unknown dataset": (lambda t, i: ["benchmark", "--preset", "tiny", "--datasets", "mnist",
                                                  "--out", str(t / "run")], ("mnist",)),
 }
