@@ -145,7 +145,7 @@ def predict(
 
 @app.command("benchmark")
 def benchmark(
-    preset: str = typer.Option("quick", "--preset", help="quick, paper, tiny, or a YAML file."),
+    preset: str = typer.Option("quick", "--preset", help="quick, standard, paper, tiny, or a YAML file."),
     datasets: list[str] = typer.Option(None, "--datasets", help="Registered datasets (comma-separated or repeated)."),
     combos: list[str] = typer.Option(None, "--combos", help="AU+EU combinations (comma-separated or repeated)."),
     seeds: int = typer.Option(None, "--seeds", help="Number of seeds: 0..N-1."),

@@ -22,8 +22,8 @@ def test_shipped_presets_validate(preset: str) -> None:
     assert cfg.combos == list(VALID_COMBOS)
 
 
-def test_quick_and_tiny_run_both_synthetic_datasets() -> None:
-    for preset in ("quick", "tiny"):
+def test_cpu_presets_run_both_synthetic_datasets() -> None:
+    for preset in ("quick", "standard", "tiny"):
         from uqseg.experiments.presets import load_preset
 
         assert set(load_preset(preset)[1]["datasets"]) == {"synthetic-lidc", "synthetic-chaksu"}

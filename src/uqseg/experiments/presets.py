@@ -21,7 +21,7 @@ import yaml
 from uqseg.errors import ConfigError
 from uqseg.experiments.config import BenchmarkConfig, validate_config
 
-PRESETS = ("quick", "paper", "tiny")
+PRESETS = ("quick", "standard", "paper", "tiny")
 DEFAULT_PRESET = "quick"
 
 
