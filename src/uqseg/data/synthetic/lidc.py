@@ -33,7 +33,7 @@ FAINT_FRACTION = 0.3
 FAINT_CONTRAST = (0.15, 0.45)
 CLEAR_CONTRAST = (0.6, 1.0)
 RAW_MEAN, RAW_SCALE = 0.4, 0.25
-DEFAULT_SHIFT_SEVERITY = {"noise": 2.5, "blur": 2.5, "contrast": 1.0, "jpeg": 2.0}
+DEFAULT_SHIFT_SEVERITY = {"noise": 6.0, "blur": 8.0, "contrast": 3.0, "jpeg": 4.0}
 """Severities that make each shift visible at 32–64 px (docs/datasets.md, "Shift severity"); 1 = the paper's."""
 DEFAULTS = {"image_size": 64, "n_train": 600, "n_val": 100, "n_test": 200, "seed": 0, "ambiguity": 1.0}
 
