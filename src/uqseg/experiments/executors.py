@@ -196,10 +196,11 @@ class LocalExecutor:
 
 def kill_workers(pool: ProcessPoolExecutor) -> None:
     """SIGKILL the pool's worker processes and drop its queued work, without waiting for running steps (their
-    outputs are atomic, so nothing half-written remains under a final name)."""
+    outputs are atomic, so nothing half-written remains under a final name). The shutdown then only joins the
+    pool's manager thread, so that it does not write to its closed wake-up pipe at interpreter exit."""
     for process in list(getattr(pool, "_processes", {}).values()):
         process.kill()
-    pool.shutdown(wait=False, cancel_futures=True)
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def die_with_parent() -> None:

@@ -79,7 +79,7 @@ def _loaded(items: list[ChaksuImage], workers: int) -> Iterator[tuple[np.ndarray
     except BaseException:  # ... and this process stops them at once on Ctrl-C or a failed image
         for process in list(getattr(pool, "_processes", {}).values()):
             process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)  # the workers are dead: this only joins the pool's manager
         raise
     pool.shutdown(wait=True)
 
