@@ -208,3 +208,45 @@ def test_checkpoint_every_n_epochs_resumes_from_the_last_written_epoch(tmp_path:
     for name in ("raw.safetensors", "ema.safetensors", "swag.safetensors"):
         a, b = load_file(straight / name), load_file(resumed / name)
         assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+class LrRecorder(pl.Callback):
+    """The learning rate used by every optimiser step."""
+
+    def __init__(self) -> None:
+        self.lrs: list[float] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+
+def test_cosine_schedule_decays_until_swag_collection_then_holds(tmp_path: Path, data) -> None:
+    run = make_run(epochs=4, swag_epochs=2, lr_schedule="cosine", lr_final=0.1)
+    recorder = LrRecorder()
+    train_run(run, data, tmp_path / "r", progress=False, model_factory=tiny_factory, callbacks=[recorder])
+    lrs = recorder.lrs
+    assert len(lrs) == 16  # 4 epochs × 4 batches; decay over the 8 steps of epochs 0-1
+    expected = [1e-2 * run.train.lr_factor(step, 8) for step in range(16)]
+    assert lrs == pytest.approx(expected, rel=1e-9)
+    assert lrs[0] == pytest.approx(1e-2) and lrs[4] == pytest.approx(1e-2 * (0.1 + 0.9 * 0.5))
+    assert lrs[8:] == pytest.approx([1e-3] * 8)  # held at lr·lr_final while SWAG collects
+
+
+def test_cosine_schedule_resumes_bit_identically(tmp_path: Path, data) -> None:
+    run = make_run(epochs=4, swag_epochs=2, lr_schedule="cosine")
+    straight = train_run(run, data, tmp_path / "a", progress=False, model_factory=tiny_factory)
+    with pytest.raises(Interrupt):
+        train_run(run, data, tmp_path / "b", progress=False, model_factory=tiny_factory,
+                  callbacks=[InterruptAtEpoch(3)])
+    resumed = train_run(run, data, tmp_path / "b", progress=False, model_factory=tiny_factory)
+    for name in ("raw.safetensors", "ema.safetensors", "swag.safetensors"):
+        a, b = load_file(straight / name), load_file(resumed / name)
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_constant_schedule_keeps_the_run_key_and_cosine_changes_it() -> None:
+    base = make_run()
+    assert "lr_schedule" not in base.train.identity()
+    assert make_run(lr_schedule="constant", lr_final=0.5).key == base.key
+    assert make_run(lr_schedule="cosine").key != base.key
+    assert base.train.lr_factor(7, 8) == 1.0

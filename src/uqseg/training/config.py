@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -27,6 +28,10 @@ class TrainConfig(BaseModel):
     weight_decay: float = Field(0.0, ge=0)
     grad_clip: float = Field(0.5, gt=0, description="Gradient-norm clip.")
     ema_decay: float = Field(0.999, ge=0, lt=1, description="EMA decay, applied after every optimiser step.")
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="constant (the paper), or cosine decay to lr·lr_final before SWAG collection starts."
+    )
+    lr_final: float = Field(0.1, gt=0, le=1, description="The cosine schedule's final learning rate, as a fraction.")
     swag_epochs: int = Field(30, ge=1, description="SWAG collects the raw weights over the last N epochs.")
     swag_max_cols: int = Field(30, ge=2, description="SWAG keeps the K latest deviation columns.")
     precision: Literal["32", "bf16-mixed"] = Field("32", description="bf16-mixed takes effect on CUDA only.")
@@ -58,8 +63,24 @@ class TrainConfig(BaseModel):
         return max(0, self.epochs - self.swag_epochs)
 
     def identity(self) -> dict:
-        """The fields that define what a run computes (everything but ``EXECUTION_FIELDS``), JSON-ready."""
-        return {k: v for k, v in self.model_dump(mode="json").items() if k not in EXECUTION_FIELDS}
+        """The fields that define what a run computes (everything but ``EXECUTION_FIELDS``), JSON-ready. The
+        schedule's fields are left out while it is constant, so runs keyed before it existed are found again."""
+        fields = self.model_dump(mode="json")
+        if self.lr_schedule == "constant":
+            fields = {k: v for k, v in fields.items() if k not in ("lr_schedule", "lr_final")}
+        return {k: v for k, v in fields.items() if k not in EXECUTION_FIELDS}
+
+    def lr_factor(self, step: int, decay_steps: int) -> float:
+        """The learning rate of optimiser step ``step`` as a fraction of ``lr`` (docs/method.md §7): 1 throughout
+        for the constant schedule; for the cosine schedule, lr_final + (1 − lr_final)·(1 + cos(π·step/decay_steps))/2
+        over the first ``decay_steps`` steps (the epochs before SWAG collection, or all epochs when SWAG collects from
+        the first), then lr_final (held while SWAG collects)."""
+        if self.lr_schedule == "constant":
+            return 1.0
+        if decay_steps <= 0:
+            return self.lr_final
+        progress = min(step, decay_steps) / decay_steps
+        return self.lr_final + (1.0 - self.lr_final) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def make_train_config(**values: object) -> TrainConfig:
