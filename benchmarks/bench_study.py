@@ -3,6 +3,8 @@
 Reads a run directory of ``uqseg benchmark`` (several seeds) and prints, per dataset:
 
 - the mean Kendall τ between seed pairs of the performance rank and of the Δ rank, per task and final, and Kendall's W;
+- how much of the seeds' disagreement falls on pairs of combinations that the test images cannot tell apart
+  (``uqseg.report.reproducibility.resolved_pairs``);
 - the lowest ID-test Dice of any combination, per seed;
 - per OOD split, the range over combinations of the EU AUROC (border aggregation), seed means, and the best value;
 - the median half-width of the AUROC intervals (the standard error target is ≤ 0.03, i.e. half-width ≤ 0.06);
@@ -28,7 +30,8 @@ import yaml
 from uqseg.experiments.results import id_dice, load_results
 from uqseg.experiments.stepfns import open_dataset
 from uqseg.metrics.frame import frame_ratio
-from uqseg.report.reproducibility import seed_reproducibility
+from uqseg.report.reproducibility import resolved_pairs, seed_reproducibility
+from uqseg.report.tables import derive
 
 
 def wall_time(run_dir: Path) -> float:
@@ -73,6 +76,10 @@ def main() -> None:
     pd.set_option("display.width", 160)
     print("## Ranking reproducibility (mean Kendall τ between seed pairs; Kendall's W)\n")
     print(seed_reproducibility(results).round(2).to_string(), "\n")
+    boot = run_dir / "bootstrap.parquet"
+    if boot.exists():
+        print("## Where the seeds disagree (pairs resolved by the test-image bootstrap within each seed)\n")
+        print(resolved_pairs(derive(results, pd.read_parquet(boot))).round(2).to_string(), "\n")
     dice = id_dice(results)
     print("## Lowest ID-test Dice per seed\n")
     lowest = dice.loc[dice.groupby(["dataset", "seed"]).dice.idxmin()]

@@ -16,7 +16,13 @@ from fake_run import fake_replicates, fake_results
 from uqseg.metrics.bootstrap import percentile_interval
 from uqseg.metrics.entanglement import entanglement_values
 from uqseg.metrics.ranking import kendall_w
-from uqseg.report.reproducibility import bootstrap_concordance, indistinguishable, seed_reproducibility
+from uqseg.report.reproducibility import (
+    _pair_agreement,
+    bootstrap_concordance,
+    indistinguishable,
+    resolved_pairs,
+    seed_reproducibility,
+)
 from uqseg.report.tables import delta_table, derive, rank_grid, ranks_from_deltas
 
 COLS = ["dataset", "seed", "au", "eu", "split", "task", "measure", "metric", "aggregation", "value", "status"]
@@ -89,6 +95,33 @@ def test_seed_reproducibility_tau_and_w():
     assert np.allclose(rep.mean_tau, 1.0) and np.allclose(rep.kendall_w, 1.0) and (rep.n_seeds == 3).all()
     noisy = seed_reproducibility(fake_results(seeds=(0, 1, 2), datasets=("fake-lidc",)))
     assert noisy.kendall_w.between(0, 1).all() and (noisy.kendall_w < 1).any()
+
+
+def test_pair_agreement_hand_case():
+    # 2 seeds × 3 combinations × (point + 4 replicates). Seed 0 ranks a < b < c, seed 1 ranks b < a < c.
+    # Pair (a, b): unresolved in seed 1 (its replicates straddle 0), discordant between the seeds.
+    # Pairs (a, c), (b, c): resolved in both seeds and concordant.
+    s0 = np.array([[1, 1, 1, 1, 1], [2, 2, 2, 2, 2], [3, 3, 3, 3, 3]], float)
+    s1 = np.array([[2, 1, 2, 1, 2], [1, 2, 1, 2, 1], [3, 3, 3, 3, 3]], float)
+    out = _pair_agreement(np.stack([s0, s1]), 0.95)
+    assert out["n_pairs"] == 3
+    assert out["resolved"] == pytest.approx(5 / 6)  # seed 0: 3 of 3; seed 1: 2 of 3
+    assert out["tau_all"] == pytest.approx((2 - 1) / 3)
+    assert out["tau_resolved"] == pytest.approx(1.0)
+    assert out["unresolved_discordance"] == pytest.approx(1.0)
+    # The same disagreement on a pair that both seeds resolve is a training-seed effect, not test-image noise.
+    s1_sure = np.array([[2, 2, 2, 2, 2], [1, 1, 1, 1, 1], [3, 3, 3, 3, 3]], float)
+    sure = _pair_agreement(np.stack([s0, s1_sure]), 0.95)
+    assert sure["tau_resolved"] == pytest.approx(1 / 3) and sure["unresolved_discordance"] == 0.0
+    assert np.isnan(_pair_agreement(s0[None], 0.95)["tau_all"])  # one seed
+
+
+def test_resolved_pairs_on_identical_seeds_is_fully_concordant():
+    one = fake_results(seeds=(0,), datasets=("fake-lidc",))
+    same = pd.concat([one, one.assign(seed=1)], ignore_index=True)
+    out = resolved_pairs(derive(same, fake_replicates(same, replicates=30)))
+    assert set(out.task) == {"OODD", "AMB", "CAL", "final"} and (out.n_seeds == 2).all()
+    assert np.allclose(out.tau_all, 1.0) and out.resolved.between(0, 1).all()
 
 
 def test_report_page_shows_intervals(full_report):

@@ -89,6 +89,63 @@ def indistinguishable(derived: Derived, level: float = 0.95) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["dataset", "task", "group", "kind", "best", "tied", "n_tied"])
 
 
+def resolved_pairs(derived: Derived, level: float = 0.95) -> pd.DataFrame:
+    """Where the seed-to-seed disagreement of a ranking lies (docs/method.md §3 Ranking). Within one seed, a pair of
+    combinations is *resolved* when the `level` percentile interval of their rank difference over the bootstrap
+    replicates of the test images excludes 0. Between two seeds, a pair is discordant when the seeds order it
+    differently. A discordance on a pair resolved in both seeds is a real effect of the training seed; one on a pair
+    unresolved in either seed may be test-image noise alone.
+    Per dataset, task and rank kind: n_seeds, n_pairs; resolved (mean share of pairs resolved in a seed); tau_all
+    and tau_resolved (mean over seed pairs of the pairwise concordance (C − D)/(C + D), over all pairs and over the
+    pairs resolved in both seeds; with untied ranks tau_all is Kendall's τ-a); unresolved_discordance (share of
+    the discordant orderings that fall on pairs unresolved in either seed). NaN without replicates or with one seed.
+    """
+    rows = []
+    for kind in KINDS:
+        frame, ranks = seed_rank_matrix(derived.frame, derived.matrix(kind), kind)
+        for (dataset, task), g in frame.groupby(["dataset", "task"], sort=False):
+            combos = list(dict.fromkeys(zip(g.au, g.eu, strict=True)))
+            seeds = sorted(set(g.seed))
+            cube = np.full((len(seeds), len(combos), ranks.shape[1]), np.nan)
+            cube[[seeds.index(s) for s in g.seed], [combos.index(c) for c in zip(g.au, g.eu, strict=True)]] = \
+                ranks[g.index.to_numpy()]
+            cube = cube[:, np.isfinite(cube[..., 0]).all(0)]
+            rows.append({"dataset": dataset, "task": task, "kind": kind, "n_seeds": len(seeds),
+                         **_pair_agreement(cube, level)})
+    cols = ["dataset", "task", "kind", "n_seeds", "n_pairs", "resolved", "tau_all", "tau_resolved",
+            "unresolved_discordance"]
+    return _ordered(pd.DataFrame(rows, columns=cols))
+
+
+def _pair_agreement(cube: np.ndarray, level: float) -> dict[str, float]:
+    """`resolved_pairs`'s figures for one seeds × combinations × (1 + B) rank cube (column 0: point ranks)."""
+    n_seeds, n_items, width = cube.shape
+    i, j = np.triu_indices(n_items, 1)
+    out = {"n_pairs": len(i), "resolved": np.nan, "tau_all": np.nan, "tau_resolved": np.nan,
+           "unresolved_discordance": np.nan}
+    if n_seeds < 2 or width < 2 or len(i) == 0:
+        return out
+    diff = cube[:, i] - cube[:, j]
+    low, high = percentile_interval(diff[..., 1:].reshape(-1, width - 1), level)
+    resolved = ((low > 0) | (high < 0)).reshape(n_seeds, len(i))
+    sign = np.sign(diff[..., 0])
+    a, b = np.triu_indices(n_seeds, 1)
+    product = sign[a] * sign[b]
+    both = resolved[a] & resolved[b]
+    discordant = product < 0
+
+    def concordance(mask: np.ndarray) -> float:
+        taus = [(p[m] > 0).sum() - (p[m] < 0).sum() for p, m in zip(product, mask, strict=True)]
+        counts = [(p[m] != 0).sum() for p, m in zip(product, mask, strict=True)]
+        valid = [t / c for t, c in zip(taus, counts, strict=True) if c]
+        return float(np.mean(valid)) if valid else np.nan
+
+    total = discordant.sum()
+    out.update(resolved=float(resolved.mean()), tau_all=concordance(np.ones_like(both)),
+               tau_resolved=concordance(both),
+               unresolved_discordance=float((discordant & ~both).sum() / total) if total else np.nan)
+    return out
+
 def _ordered(df: pd.DataFrame) -> pd.DataFrame:
     order = {t: i for i, t in enumerate(RANK_TASKS)}
     keys = [c for c in ("dataset", "kind", "seed") if c in df.columns]
@@ -96,4 +153,4 @@ def _ordered(df: pd.DataFrame) -> pd.DataFrame:
             .reset_index(drop=True))
 
 
-__all__ = ["bootstrap_concordance", "indistinguishable", "seed_reproducibility"]
+__all__ = ["bootstrap_concordance", "indistinguishable", "resolved_pairs", "seed_reproducibility"]
