@@ -1,0 +1,163 @@
+"""Post-hoc EU rescaling against epistemic collapse (docs/method.md "Open questions"; paper §5 "Epistemic collapse
+as a source of entanglement").
+
+EU maps are often 10²–10³ times smaller than AU maps, so TU = AU + EU carries little beyond AU. The rescaled
+decomposition multiplies EU by a factor f > 0 fixed on the validation split:
+
+    EU' = f·EU,   AU' = AU,   TU' = AU + f·EU
+
+Two choices of f: ``MeanRatio`` (f = mean AU / mean EU over the validation pixels, the paper's suggestion) and
+``FactorSearch`` (the f of a log-spaced grid that maximises a task's validation performance of TU'). Both stream
+validation batches and keep only fixed-size sums.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from uqseg.errors import InputError
+from uqseg.metrics._check import as_array, same_shape
+from uqseg.metrics.ambiguity import annotator_variance
+from uqseg.metrics.calibration import UncertaintyHistogram, ace_from_sums, pixel_correctness, platt_confidence
+
+#: Default search grid: 25 factors, four per decade from 10⁻² to 10⁴ (f = 1, no rescaling, included).
+DEFAULT_FACTORS = tuple(float(f) for f in np.logspace(-2, 4, 25))
+SearchTask = Literal["CAL", "AMB"]
+
+
+def rescale(au: Any, eu: Any, factor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(TU', AU, EU') = (AU + f·EU, AU, f·EU) for maps of any equal shape (docs/method.md "Open questions")."""
+    a, e = as_array(au, "au"), as_array(eu, "eu")
+    same_shape(a, e, "rescale(au, eu)")
+    if not (np.isfinite(factor) and factor > 0):
+        raise InputError(f"the EU factor must be finite and > 0, got {factor}")
+    scaled = factor * e
+    return a + scaled, a, scaled
+
+
+def rescaled_batch(batch: dict[str, Any], factor: float) -> dict[str, Any]:
+    """A copy of an evaluator batch (docs/conventions.md "Tidy results") with ``tu`` and ``eu`` replaced by TU' and
+    EU' (docs/method.md "Open questions"); every other entry is shared."""
+    for k in ("au", "eu"):
+        if k not in batch:
+            raise InputError(f"batch lacks {k!r}")
+    tu, _, eu = rescale(batch["au"], batch["eu"], factor)
+    return {**batch, "tu": tu, "eu": eu}
+
+
+class MeanRatio:
+    """f = mean AU / mean EU over the validation pixels, streamed (docs/method.md "Open questions")."""
+
+    def __init__(self) -> None:
+        self.sum_au, self.sum_eu, self.pixels = 0.0, 0.0, 0
+
+    def add(self, au: Any, eu: Any) -> None:
+        """Add one batch of AU and EU maps (any equal shape)."""
+        a, e = as_array(au, "au"), as_array(eu, "eu")
+        same_shape(a, e, "MeanRatio.add(au, eu)")
+        self.sum_au += float(a.sum())
+        self.sum_eu += float(e.sum())
+        self.pixels += a.size
+
+    def factor(self) -> float:
+        """Σ AU / Σ EU over every pixel added (the ratio of the means)."""
+        if self.pixels == 0:
+            raise InputError("no validation maps were added")
+        if not self.sum_eu > 0:
+            raise InputError("mean EU on validation is 0: no factor makes EU comparable to AU")
+        return self.sum_au / self.sum_eu
+
+
+class FactorSearch:
+    """Grid search of the EU factor on the validation split (docs/method.md "Open questions"); ``factors`` are
+    kept sorted.
+
+    The Δ rules (docs/method.md §2) fix what a task's performance is. Rescaling leaves AU unchanged and EU's NCC,
+    AUROC and (Platt-scaled) ACE invariant, since each is invariant to a positive scale; only TU' changes. So:
+
+    - ``CAL`` (the task TU is correct for): global ACE of TU' on validation, Platt (a, b) fitted per factor on the
+      same pixel-annotator pairs (docs/method.md §3 CAL); lower is better.
+    - ``AMB``: mean NCC of TU' with the annotator variance over the validation images; higher is better.
+    - OODD cannot be selected: validation holds no OOD images, and EU's AUROC does not depend on f.
+
+    Per factor the search keeps a scale-free ``UncertaintyHistogram`` of TU' (``histogram_bins`` log bins; its ACE
+    evaluates each bin at its mean u, so pixels of one bin share one confidence), and per image the centred second
+    moments of AU, EU and the annotator variance, from which NCC(AU + f·EU) is exact for every f.
+    """
+
+    def __init__(self, factors: Any = DEFAULT_FACTORS, *, ace_bins: int = 20, histogram_bins: int = 1 << 14) -> None:
+        f = np.asarray(factors, dtype=np.float64)
+        if f.ndim != 1 or f.size == 0 or not np.isfinite(f).all() or (f <= 0).any():
+            raise InputError(f"factors must be a non-empty 1-D list of finite values > 0, got {factors}")
+        if ace_bins < 1:
+            raise InputError(f"ace_bins must be >= 1, got {ace_bins}")
+        self.factors, self.ace_bins = np.sort(f), ace_bins
+        self._hist = [UncertaintyHistogram(histogram_bins) for _ in f]
+        self._moments: list[np.ndarray] = []  # per image: Svv, Saa, See, Sae, Sva, Sve, pixels, max AU, EU, var
+
+    def add(self, au: Any, eu: Any, annotations: Any, pred: Any) -> None:
+        """Stream one validation batch: AU and EU maps (B×H×W), annotations (B×K×H×W), pred (B×H×W)."""
+        a, e = as_array(au, "au", 3), as_array(eu, "eu", 3)
+        same_shape(a, e, "FactorSearch.add(au, eu)")
+        ann = as_array(annotations, "annotations", 4, integer=True)
+        correct = pixel_correctness(ann, pred).sum(1)
+        if correct.shape != a.shape:
+            raise InputError(f"annotations {ann.shape} do not match the maps {a.shape}")
+        for hist, f in zip(self._hist, self.factors, strict=True):
+            hist.add(a + f * e, correct, ann.shape[1])
+        n = a.shape[0]
+        v = annotator_variance(ann).reshape(n, -1)
+        a, e = a.reshape(n, -1), e.reshape(n, -1)
+        vc, ac, ec = (x - x.mean(1, keepdims=True) for x in (v, a, e))
+        self._moments.append(np.stack([
+            (vc * vc).sum(1), (ac * ac).sum(1), (ec * ec).sum(1), (ac * ec).sum(1), (vc * ac).sum(1),
+            (vc * ec).sum(1), np.full(n, a.shape[1], dtype=np.float64), np.abs(a).max(1), np.abs(e).max(1),
+            np.abs(v).max(1)], axis=1))
+
+    def ace(self) -> np.ndarray:
+        """Validation global ACE of TU' for every factor (docs/method.md §3 CAL)."""
+        if not self._moments:
+            raise InputError("no validation batches were added")
+        out = np.empty(self.factors.size)
+        for i, hist in enumerate(self._hist):
+            a, b = hist.fit_platt()
+            s = hist.sums
+            keep = s[:, 2] > 0
+            pairs, correct = s[keep, 2], s[keep, 4]
+            conf = platt_confidence(s[keep, 3] / pairs, a, b)
+            idx = np.clip((conf * self.ace_bins).astype(np.int64), 0, self.ace_bins - 1)
+            sums = np.stack([np.bincount(idx, weights=w, minlength=self.ace_bins)
+                             for w in (pairs, correct, pairs * conf)], axis=1)
+            out[i] = ace_from_sums(sums)
+        return out
+
+    def ncc(self) -> np.ndarray:
+        """Validation mean NCC of TU' with the annotator variance for every factor (docs/method.md §3 AMB)."""
+        if not self._moments:
+            raise InputError("no validation batches were added")
+        svv, saa, see, sae, sva, sve, n, max_a, max_e, max_v = np.concatenate(self._moments).T
+        f = self.factors[:, None]
+        sxx = np.maximum(saa + 2 * f * sae + f * f * see, 0.0)
+        sx, sv = np.sqrt(sxx), np.sqrt(svv)
+        tol = 1e-12 * np.sqrt(n)
+        ok = (sx > tol * np.maximum(1, max_a + f * max_e)) & (sv > tol * np.maximum(1, max_v))
+        values = np.where(ok, (sva + f * sve) / np.where(ok, sx * sv, 1.0), 0.0)
+        return values.mean(1)
+
+    def performance(self, task: SearchTask) -> np.ndarray:
+        """Validation performance of TU' per factor for ``task``: ACE for CAL, NCC for AMB."""
+        if task == "CAL":
+            return self.ace()
+        if task == "AMB":
+            return self.ncc()
+        raise InputError(f"the EU factor can be chosen for CAL or AMB on validation, not {task!r} (validation holds "
+                         "no OOD images, and EU's AUROC does not depend on the factor)")
+
+    def best(self, task: SearchTask) -> float:
+        """The factor with the best validation performance for ``task`` (lowest ACE, highest NCC); the smallest
+        such factor on ties."""
+        p = self.performance(task)
+        score = -p if task == "CAL" else p
+        return float(self.factors[int(np.argmax(score))])
