@@ -37,6 +37,26 @@ class DiffusionConfig(BaseModel):
     sampling_steps: int = Field(10, ge=1)
 
 
+class TTAConfig(BaseModel):
+    """Test-time augmentation (docs/method.md, "TTA as an AU model"): the augmentation set drawn at test time, the
+    one the network is trained with (``none`` as the authors' base networks), and the Gaussian noise's variance range
+    (None: the set's own, [0, 0.01] weak and [0, 0.02] strong as on Chákṣu; the authors' LIDC uses [0.002, 0.02]
+    with one field shared by all channels)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    augment: Literal["weak", "strong"] = "weak"
+    train_augment: Literal["none", "weak", "strong"] = "none"
+    noise_variance: tuple[float, float] | None = None
+    noise_per_channel: bool = True
+
+    @field_validator("noise_variance")
+    @classmethod
+    def _ordered_variance(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not 0.0 <= value[0] <= value[1]:
+            raise ValueError("noise_variance must be [low, high] with 0 <= low <= high")
+        return value
+
+
 class ModelConfig(BaseModel):
     """The shared backbone (docs/method.md §4) and the per-model sub-configs.
 
@@ -64,6 +84,7 @@ class ModelConfig(BaseModel):
     ssn: SSNConfig = SSNConfig()
     prob_unet: ProbUNetConfig = ProbUNetConfig()
     diffusion: DiffusionConfig = DiffusionConfig()
+    tta: TTAConfig = TTAConfig()
 
     @field_validator("channel_mult")
     @classmethod

@@ -86,6 +86,8 @@ class TrainingRun:
             k: v for k, v in identity["dataset_options"].items() if k not in LOCATION_OPTIONS
         }
         identity["train"] = self.train.identity()
+        if self.au != "tta":
+            identity["model"] = {k: v for k, v in identity["model"].items() if k != "tta"}
         blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
         object.__setattr__(self, "_key", hashlib.sha256(blob.encode()).hexdigest()[:KEY_LENGTH])
 
