@@ -4,7 +4,8 @@ A dataset has ID splits ``train``, ``val``, ``test`` and one or more OOD test sp
 ``ood`` (e.g. ``ood-noise``). Every split is array-backed:
 
 - ``images``: float32, N×C×H×W;
-- ``annotations``: int64, N×K×H×W class indices, one map per annotator;
+- ``annotations``: int64, N×K×H×W class indices, one map per annotator; a whole map of ``ABSENT`` (−1) marks an
+  annotator who did not annotate that image (prepared folder datasets: the number of annotators varies per image);
 - ``oracle`` (optional): float32, N×num_classes×H×W, the probability that a random annotator picks each class.
 
 Arrays may be NumPy arrays, memory maps or lazily read HDF5 datasets; indexing with an int or a slice returns NumPy.
@@ -21,6 +22,7 @@ import numpy as np
 from uqseg.errors import ConfigError, InputError
 
 ID_SPLITS = ("train", "val", "test")
+ABSENT = -1
 
 
 @dataclass(frozen=True)
@@ -138,8 +140,13 @@ def available_datasets() -> list[str]:
 
 
 def get_dataset(name: str, **options: Any) -> Dataset:
-    """Build the dataset registered as ``name`` with ``options`` (e.g. ``cache_dir``, ``root``, ``seed``)."""
+    """Build the dataset registered as ``name`` with ``options`` (e.g. ``cache_dir``, ``root``, ``seed``); an
+    unregistered ``name`` with a ``root`` is the prepared folder dataset of that name (docs/datasets.md)."""
     _load_builtin()
+    if name not in _REGISTRY and options.get("root") is not None:
+        from uqseg.data.prepare.folder_names import open_folder_dataset
+
+        return open_folder_dataset(name, **options)
     if name not in _REGISTRY:
         raise ConfigError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name](**options)

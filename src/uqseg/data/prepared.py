@@ -24,8 +24,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from uqseg.data.contract import ID_SPLITS, Dataset, DatasetInfo, Split
-from uqseg.data.prepare.common import DATA_FILE, FORMAT_NAME, FORMAT_VERSION, MANIFEST
+from uqseg.data.contract import ABSENT, ID_SPLITS, Dataset, DatasetInfo, Split
+from uqseg.data.prepare.common import ABSENT_STORED, DATA_FILE, FORMAT_NAME, FORMAT_VERSION, MANIFEST
 from uqseg.errors import InputError
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
@@ -35,8 +35,9 @@ VERIFY_BLOCK = 256
 
 
 def imagenet_normalise(images: np.ndarray) -> np.ndarray:
-    """Grey (…×1×H×W) → 3 channels with ImageNet mean/std (docs/method.md §7, LIDC)."""
-    rgb = np.repeat(np.asarray(images, dtype=np.float32), 3, axis=-3)
+    """Grey (…×1×H×W) → 3 channels, or RGB as it is, with ImageNet mean/std (docs/method.md §7, LIDC)."""
+    images = np.asarray(images, dtype=np.float32)
+    rgb = np.repeat(images, 3, axis=-3) if images.shape[-3] == 1 else images
     return (rgb - IMAGENET_MEAN[:, None, None]) / IMAGENET_STD[:, None, None]
 
 
@@ -49,12 +50,18 @@ def standardise(images: np.ndarray) -> np.ndarray:
 
 
 def as_int64(values: np.ndarray) -> np.ndarray:
-    """Class indices as int64."""
-    return np.asarray(values, dtype=np.int64)
+    """Class indices as int64; the stored absent-annotator marker 255 becomes ``ABSENT`` (−1)."""
+    values = np.asarray(values)
+    return np.where(values == ABSENT_STORED, ABSENT, values.astype(np.int64))
+
+
+def as_float32(images: np.ndarray) -> np.ndarray:
+    """Images as stored (normalisation ``none``)."""
+    return np.asarray(images, dtype=np.float32)
 
 
 NORMALISERS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"imagenet": imagenet_normalise,
-                                                             "standardise": standardise}
+                                                             "standardise": standardise, "none": as_float32}
 
 
 class H5Array:
@@ -234,7 +241,8 @@ def _check_split(path: Path, handle: h5py.File, name: str, manifest: dict[str, A
                          f"not below num_classes {num_classes}")
     if verify:
         for start in range(0, n, VERIFY_BLOCK):
-            top = int(annotations[start:start + VERIFY_BLOCK].max())
+            block = annotations[start:start + VERIFY_BLOCK]
+            top = int(np.where(block == ABSENT_STORED, 0, block).max())
             if top >= num_classes:
                 raise InputError(f"{where}: annotation value {top} ≥ num_classes {num_classes} "
                                  f"(rows {start}:{start + VERIFY_BLOCK})")

@@ -8,14 +8,22 @@ import numpy as np
 
 from uqseg.errors import InputError
 from uqseg.metrics._check import as_array, same_shape
+from uqseg.metrics.raters import present_raters
 
 
 def annotator_variance(annotations: Any) -> np.ndarray:
-    """Population variance (ddof 0) of annotators' class indices; annotations (...,K,H,W) -> (...,H,W)."""
+    """Population variance (ddof 0) of annotators' class indices; annotations (...,K,H,W) -> (...,H,W). Over the
+    present annotators only when some are absent (uqseg.metrics.raters)."""
     a = as_array(annotations, "annotations", integer=True)
     if a.ndim < 3:
         raise InputError(f"annotations must have at least 3 axes (K×H×W), got shape {a.shape}")
-    return a.astype(np.float64).var(axis=-3)
+    present = present_raters(a)
+    if present is None:
+        return a.astype(np.float64).var(axis=-3)
+    weight = present[..., None, None].astype(np.float64)
+    count = weight.sum(-3)
+    mean = (a * weight).sum(-3) / count
+    return (weight * (a - mean[..., None, :, :]) ** 2).sum(-3) / count
 
 
 def ncc(a: Any, b: Any) -> np.ndarray | float:

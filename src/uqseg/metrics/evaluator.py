@@ -15,21 +15,26 @@ from uqseg.metrics.aggregation import STRATEGIES, aggregate
 from uqseg.metrics.ambiguity import annotator_variance, ncc
 from uqseg.metrics.calibration import UncertaintyHistogram, ace_from_sums, pixel_correctness, platt_confidence
 from uqseg.metrics.ood import auroc
+from uqseg.metrics.raters import ABSENT, present_raters
 from uqseg.metrics.segmentation import DISTANCES, dice, instance_ged
 
 MEASURES = ("TU", "AU", "EU")
 
 
-def image_bin_sums(confidence: np.ndarray, correct: np.ndarray, bins: int) -> np.ndarray:
+def image_bin_sums(confidence: np.ndarray, correct: np.ndarray, bins: int, weight: np.ndarray | None = None
+                   ) -> np.ndarray:
     """Per-image ACE bin sums, B×bins×3 (docs/method.md §3 CAL): each image's ``ace_bin_sums`` bit for bit, one pass.
 
     confidence and correct are B×…; image i's pixels go to bins i·bins … i·bins + bins − 1 of one bincount.
+    ``weight`` (0/1, same shape) leaves out the pairs of absent annotators (uqseg.metrics.raters).
     """
+    if weight is not None:
+        confidence, correct = confidence * weight, correct * weight
     n = confidence.shape[0]
     offset = (np.arange(n) * bins).reshape(n, *[1] * (confidence.ndim - 1))
     idx = (np.clip((confidence * bins).astype(np.int64), 0, bins - 1) + offset).ravel()
     size = n * bins
-    counts = np.bincount(idx, minlength=size).astype(np.float64)
+    counts = np.bincount(idx, weights=None if weight is None else np.ravel(weight), minlength=size).astype(np.float64)
     correct_sum = np.bincount(idx, weights=np.ravel(correct), minlength=size)
     confidence_sum = np.bincount(idx, weights=np.ravel(confidence), minlength=size)
     return np.stack([counts, correct_sum, confidence_sum], axis=1).reshape(n, bins, 3)
@@ -86,8 +91,9 @@ class Evaluator:
         ann = as_array(batch["annotations"], "batch['annotations']", 4, integer=True)
         if ann.shape[:1] + ann.shape[2:] != pred.shape:
             raise InputError(f"batch['annotations'] shape {ann.shape} does not match mean {mean.shape}")
-        if ann.min() < 0 or ann.max() >= self.C:
-            raise InputError(f"batch['annotations'] holds labels outside [0, {self.C - 1}]")
+        if ann.min() < ABSENT or ann.max() >= self.C:
+            raise InputError(f"batch['annotations'] holds labels outside [0, {self.C - 1}] (or ABSENT, {ABSENT})")
+        present_raters(ann)  # an absent annotator's whole map is ABSENT and every image keeps one
         return maps, pred, ann
 
     def add_validation(self, batch: dict[str, Any]) -> None:
@@ -109,8 +115,12 @@ class Evaluator:
                                  f"{bg.shape}")
         self._bg_sum += float(bg.sum())
         self._bg_images += bg.size
-        for m, u in maps.items():
-            self._hist[m].add(u, corr, ann.shape[1])
+        present = present_raters(ann)
+        raters = np.full(ann.shape[0], ann.shape[1]) if present is None else present.sum(1)
+        for k in np.unique(raters):
+            rows = slice(None) if present is None else raters == k
+            for m, u in maps.items():
+                self._hist[m].add(u[rows], corr[rows], int(k))
 
     def _fit(self) -> None:
         if self._bg_images == 0:
@@ -149,6 +159,8 @@ class Evaluator:
             self._fit()
         maps, pred, ann = self._unpack(batch)
         corr = pixel_correctness(ann, pred)
+        present = present_raters(ann)
+        pairs = None if present is None else np.broadcast_to(present[:, :, None, None], corr.shape)
         var = annotator_variance(ann)
         oracle = None
         if batch.get("oracle") is not None:
@@ -162,7 +174,7 @@ class Evaluator:
             if oracle is not None:
                 self._scores[(split, "AMB", m, "ncc_oracle")].extend(np.atleast_1d(ncc(u, oracle)))
             conf = np.broadcast_to(platt_confidence(u, *self.platt[m])[:, None], corr.shape)
-            sums = image_bin_sums(conf, corr, self.ace_bins)
+            sums = image_bin_sums(conf, corr, self.ace_bins, pairs)
             self._scores[(split, "CAL", m, "ace_image")].extend(ace_from_sums(s) for s in sums)
             total = self._ace_sums.get((split, m), 0)
             for image in sums:  # image by image, so the global sums are bit-identical to a per-image stream

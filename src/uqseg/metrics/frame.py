@@ -46,7 +46,7 @@ def frame_ratio(maps: Any, annotations: Any, ring: int = 2) -> float:
     h, w = u.shape[1:]
     if ring < 1 or 2 * ring >= min(h, w):
         raise InputError(f"ring must be >= 1 and leave an interior in {h}×{w} images, got {ring}")
-    annotated = (ann != 0).any(axis=1)
+    annotated = (ann > 0).any(axis=1)  # an absent annotator (ABSENT, -1) marks nothing
     on_frame = np.ones((h, w), dtype=bool)
     on_frame[ring:-ring, ring:-ring] = False
     frame = np.broadcast_to(on_frame, u.shape) & ~annotated

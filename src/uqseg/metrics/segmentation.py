@@ -8,6 +8,7 @@ import numpy as np
 
 from uqseg.errors import InputError
 from uqseg.metrics._check import as_array
+from uqseg.metrics.raters import present_mean, present_raters
 
 
 def _overlap(a: np.ndarray, b: np.ndarray, classes: list[int], kind: str) -> np.ndarray:
@@ -42,12 +43,16 @@ def _classes(num_classes: int | None, labels: dict[str, np.ndarray]) -> list[int
 
 def dice(pred: Any, annotations: Any, num_classes: int | None = None) -> np.ndarray:
     """Per-image Dice of pred (B×H×W) averaged over annotators (B×K×H×W), macro over foreground classes
-    (docs/method.md §3). num_classes None: max(2, largest label + 1); labels outside it raise InputError."""
+    (docs/method.md §3). num_classes None: max(2, largest label + 1); labels outside it raise InputError.
+    Absent annotators (uqseg.metrics.raters) are left out of the average."""
     p = as_array(pred, "pred", 3, integer=True)
     a = as_array(annotations, "annotations", 4, integer=True)
     if a.shape[:1] + a.shape[2:] != p.shape:
         raise InputError(f"annotations {a.shape} do not match pred {p.shape}")
-    return _overlap(p[:, None], a, _classes(num_classes, {"pred": p, "annotations": a}), "dice").mean(1)
+    present = present_raters(a)
+    labelled = a if present is None else a[present]
+    return present_mean(_overlap(p[:, None], a, _classes(num_classes, {"pred": p, "annotations": labelled}), "dice"),
+                        present)
 
 
 DISTANCES = ("dice", "iou")
@@ -77,7 +82,8 @@ def instance_ged(labels: Any, annotations: Any, num_classes: int | None = None) 
     labels: M×S×B×H×W class indices (the argmax of each instance's S AU samples; a model without EU passes its S
     samples as one instance, M = 1); annotations B×K×H×W. Per instance and image,
     GED = 2·E d(S, Y) − E d(S, S') − E d(Y, Y'), every expectation over all ordered pairs (self-pairs included).
-    num_classes None: max(2, largest label + 1); labels outside it raise InputError.
+    num_classes None: max(2, largest label + 1); labels outside it raise InputError. Expectations over Y run over
+    each image's present annotators only (uqseg.metrics.raters).
     Returns {"dice": M×B, "iou": M×B}; the authors average these over instances.
     """
     s = as_array(labels, "labels", 5, integer=True)
@@ -89,13 +95,20 @@ def _instance_ged(s: np.ndarray, annotations: Any, num_classes: int | None, name
     a = as_array(annotations, "annotations", 4, integer=True)
     if s.shape[2:3] + s.shape[3:] != a.shape[:1] + a.shape[2:]:
         raise InputError(f"{name} {s.shape} do not match annotations {a.shape} as M×S×B×H×W and B×K×H×W")
-    cls = _classes(num_classes, {name: s, "annotations": a})
+    present = present_raters(a)
+    cls = _classes(num_classes, {name: s, "annotations": a if present is None else a[present]})
     yy = _pair_distances(a.transpose(1, 0, 2, 3), a.transpose(1, 0, 2, 3), cls)
+    if present is not None:
+        pair = present[:, :, None] & present[:, None, :]
+        yy = {k: (v * pair).sum((1, 2)) / pair.sum((1, 2)) for k, v in yy.items()}
+    else:
+        yy = {k: v.mean((1, 2)) for k, v in yy.items()}
     out: dict[str, list[np.ndarray]] = {k: [] for k in DISTANCES}
     for inst in s:
         sy, ss = _pair_distances(inst, a.transpose(1, 0, 2, 3), cls), _pair_distances(inst, inst, cls)
         for k in DISTANCES:
-            out[k].append(2 * sy[k].mean((1, 2)) - ss[k].mean((1, 2)) - yy[k].mean((1, 2)))
+            cross = sy[k].mean((1, 2)) if present is None else present_mean(sy[k].mean(1), present)
+            out[k].append(2 * cross - ss[k].mean((1, 2)) - yy[k])
     return {k: np.stack(v) for k, v in out.items()}
 
 

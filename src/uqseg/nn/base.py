@@ -1,7 +1,8 @@
 """The interface every aleatoric (AU) model shares (docs/method.md §5), and batch checks.
 
 A batch is a dict with ``image`` (B×C×H×W float) and ``annotations`` (B×K×H×W int64 class indices, all K
-annotators); each model picks what it needs from it.
+annotators; a map of ``ABSENT`` marks an annotator who did not annotate that image); each model picks what it needs
+from it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from abc import ABC, abstractmethod
 import torch
 from torch import Tensor, nn
 
+from uqseg.data.contract import ABSENT
 from uqseg.errors import InputError
 
 
@@ -61,9 +63,11 @@ class AleatoricModel(nn.Module, ABC):
             raise InputError(f"annotations {tuple(annotations.shape)} do not match images {tuple(images.shape)}")
         if annotations.shape[1] == 0:
             raise InputError("annotations have no annotator")
-        if annotations.min() < 0 or annotations.max() >= self.num_classes:
-            raise InputError(f"annotation values must lie in [0, {self.num_classes}); found values from "
-                             f"{int(annotations.min())} to {int(annotations.max())}")
+        if annotations.min() < ABSENT or annotations.max() >= self.num_classes:
+            raise InputError(f"annotation values must lie in [0, {self.num_classes}) or be ABSENT ({ABSENT}); found "
+                             f"values from {int(annotations.min())} to {int(annotations.max())}")
+        if annotations.min() == ABSENT and not (annotations[:, :, 0, 0] != ABSENT).any(1).all():
+            raise InputError("an image of the batch has no annotator present")
         return images, annotations
 
 
@@ -75,8 +79,13 @@ def check_n(n: int) -> int:
 
 
 def random_annotator(annotations: Tensor) -> Tensor:
-    """One annotator drawn uniformly per image with torch's RNG: B×K×H×W → B×H×W (docs/method.md §5)."""
-    pick = torch.randint(annotations.shape[1], (annotations.shape[0],), device=annotations.device)
+    """One annotator drawn uniformly per image with torch's RNG: B×K×H×W → B×H×W (docs/method.md §5); among the
+    present annotators when some are ``ABSENT``."""
+    if annotations.min() == ABSENT:
+        present = (annotations[:, :, 0, 0] != ABSENT).double()
+        pick = torch.multinomial(present, 1).squeeze(1)
+    else:
+        pick = torch.randint(annotations.shape[1], (annotations.shape[0],), device=annotations.device)
     return annotations[torch.arange(annotations.shape[0], device=annotations.device), pick]
 
 

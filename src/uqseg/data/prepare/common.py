@@ -3,8 +3,9 @@
 A prepared dataset is one directory, written atomically (:func:`uqseg.atomic.atomic_directory`), holding
 
 - ``data.h5``: one group per split with ``images`` (N×C×H×W float32, raw intensities in [0, 1]; the loader
-  normalises), ``annotations`` (N×K×H×W uint8 class indices), ``ids`` (N UTF-8 strings) and optional extra string
-  columns (e.g. ``patients``), every array chunked per image and gzip-compressed;
+  normalises), ``annotations`` (N×K×H×W uint8 class indices; 255 where annotator k did not annotate the image),
+  ``ids`` (N UTF-8 strings) and optional extra string columns (e.g. ``patients``), every array chunked
+  per image and gzip-compressed;
 - ``manifest.json``: format version, dataset facts, per-split counts, source files with SHA-256, and
   ``"complete": true``, written last.
 """
@@ -31,6 +32,7 @@ MANIFEST = "manifest.json"
 DATA_FILE = "data.h5"
 HASH_BLOCK = 1 << 22
 GZIP_LEVEL = 1
+ABSENT_STORED = 255  # an annotator who did not annotate this image (loaded as uqseg.data.contract.ABSENT)
 
 
 def require_file(path: Path | str, what: str) -> Path:
@@ -113,8 +115,9 @@ class PreparedWriter:
         stop = start + images.shape[0]
         group["images"][start:stop] = np.asarray(images, dtype=np.float32)
         group["annotations"][start:stop] = np.asarray(annotations, dtype=np.uint8)
-        if annotations.size:
-            self.max_label[name] = max(self.max_label[name], int(annotations.max()))
+        labels = np.asarray(annotations)[np.asarray(annotations) != ABSENT_STORED]
+        if labels.size:
+            self.max_label[name] = max(self.max_label[name], int(labels.max()))
 
     def write_strings(self, name: str, column: str, values: Iterable[str]) -> None:
         """Store an N-long string column (``ids``, ``patients``, ...) of split ``name``."""
