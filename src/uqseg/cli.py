@@ -10,7 +10,7 @@ import typer
 from uqseg.errors import UqsegError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Uncertainty quantification for segmentation.")
-data_app = typer.Typer(no_args_is_help=True, help="Datasets: show the synthetic data, prepare LIDC and Chákṣu.")
+data_app = typer.Typer(no_args_is_help=True, help="Datasets: show them, prepare LIDC, Chákṣu, QUBIQ or any folder.")
 prepare_app = typer.Typer(no_args_is_help=True, help="Convert a downloaded dataset into uqseg's safe format.")
 app.add_typer(data_app, name="data")
 data_app.add_typer(prepare_app, name="prepare")
@@ -70,6 +70,47 @@ def prepare_chaksu_command(
 
     manifest = prepare_chaksu(source, out, workers=workers, overwrite=overwrite, progress=progress, echo=typer.echo)
     typer.echo(f"wrote {out}: " + ", ".join(f"{k} {v['count']}" for k, v in manifest["splits"].items()))
+
+
+@prepare_app.command("folder")
+def prepare_folder_command(
+    source: Path = typer.Option(..., "--source", help="Folder with images/, annotations/<rater>/, optional "
+                                "splits.csv, ood/<name>/ and dataset.yaml."),
+    out: Path = typer.Option(..., "--out", help="Directory of the prepared dataset."),
+    name: str = typer.Option(None, "--name", help="Dataset name if dataset.yaml has none (default: SOURCE's name)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT once the new dataset is complete."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a rich progress bar."),
+) -> None:
+    """Convert any multi-annotator image folder into uqseg's prepared format; use it as --datasets folder:OUT."""
+    from uqseg.data.prepare.folder import prepare_folder
+
+    manifest = prepare_folder(source, out, name=name, overwrite=overwrite, progress=progress, echo=typer.echo)
+    typer.echo(f"wrote {out} (dataset {manifest['dataset']}): "
+               + ", ".join(f"{k} {v['count']}" for k, v in manifest["splits"].items()))
+
+
+@prepare_app.command("qubiq")
+def prepare_qubiq_command(
+    source: Path = typer.Option(..., "--source", help="A QUBIQ dataset: case folders with image.nii.gz and "
+                                "taskTT_segRR.nii.gz (optionally under Training/ and Validation/)."),
+    task: int = typer.Option(..., "--task", help="The binary task number TT."),
+    out: Path = typer.Option(..., "--out", help="Directory of the prepared dataset."),
+    name: str = typer.Option(None, "--name", help="Dataset name (default: qubiq-<SOURCE name>-task<TT>)."),
+    size: int = typer.Option(None, "--size", help="Square side to resize to (default: the images' own size)."),
+    resize: str = typer.Option("crop", "--resize", help="crop, pad or stretch, to make images square."),
+    normalisation: str = typer.Option("standardise", "--normalisation", help="standardise, imagenet or none."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the case split."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT once the new dataset is complete."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a rich progress bar."),
+) -> None:
+    """Convert one binary task of a QUBIQ dataset into uqseg's prepared format; use it as --datasets folder:OUT."""
+    from uqseg.data.prepare.qubiq import prepare_qubiq
+
+    manifest = prepare_qubiq(source, out, task=task, name=name, size=size, resize=resize,
+                             normalisation=normalisation, seed=seed, overwrite=overwrite, progress=progress,
+                             echo=typer.echo)
+    typer.echo(f"wrote {out} (dataset {manifest['dataset']}): "
+               + ", ".join(f"{k} {v['count']}" for k, v in manifest["splits"].items()))
 
 
 @app.command("train")

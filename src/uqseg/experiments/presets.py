@@ -78,20 +78,30 @@ def apply_overrides(raw: Mapping[str, Any], items: Iterable[str]) -> dict[str, A
 
 
 def select_datasets(raw: dict[str, Any], names: Iterable[str]) -> None:
-    """Keep only the datasets ``names``; one the preset lacks gets default settings (any registered dataset)."""
+    """Keep only the datasets ``names``; one the preset lacks gets default settings (any registered dataset).
+    ``folder:DATA`` is the prepared folder dataset at DATA, under the name its manifest records (docs/datasets.md)."""
+    from uqseg.data.prepare.folder_names import PREFIX, resolve_reference
+
     known = raw.get("datasets") or {}
     if not isinstance(known, dict):
         raise ConfigError("datasets must be a mapping of dataset name to settings")
-    raw["datasets"] = {name: known.get(name) or {} for name in names}
+    chosen = {}
+    for item in names:
+        name, root = resolve_reference(item) if item.startswith(PREFIX) else (item, None)
+        chosen[name] = dict(known.get(name) or {}, **({"root": root} if root else {}))
+    raw["datasets"] = chosen
 
 
 def check_datasets_registered(cfg: BenchmarkConfig) -> None:
     """Every dataset of ``cfg`` is registered, else a ConfigError naming it."""
     from uqseg.data import available_datasets
+    from uqseg.data.prepare.folder_names import check_reference
 
     registered = available_datasets()
-    for name in cfg.datasets:
-        if name not in registered:
+    for name, entry in cfg.datasets.items():
+        if name not in registered and entry.root is not None:
+            check_reference(name, entry.root)
+        elif name not in registered:
             raise ConfigError(f"datasets.{name}: unknown dataset; registered: {', '.join(registered)}")
 
 
