@@ -87,7 +87,7 @@ def test_factor_one_reproduces_the_main_rows() -> None:
     base, res = _rows(with_analysis(main)), _rows(hook, "eu_rescaled:mean_ratio")
     for key, value in res.items():
         if key[1] != "RESCALE":
-            assert value == pytest.approx(base[key], abs=1e-12, nan_ok=True), key
+            assert value == pytest.approx(base[key], abs=1e-9, nan_ok=True), key  # maps halved: only rounding
 
 
 def test_with_analysis_and_errors() -> None:

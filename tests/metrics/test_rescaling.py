@@ -34,6 +34,10 @@ def test_rescale_forms_the_additive_maps() -> None:
     np.testing.assert_allclose(out["tu"], tu)
     np.testing.assert_allclose(out["eu"], e)
     assert out["au"] is au and out["pred"] is batch["pred"] and batch["eu"] is eu  # the input batch is unchanged
+    norm = rescaled_batch(batch, 4.0, normalise=True)
+    np.testing.assert_allclose(norm["tu"], (au + 4 * eu) / 5)  # the convex combination, ≤ max(AU, EU)
+    np.testing.assert_allclose(norm["au"], au / 5)
+    np.testing.assert_allclose(norm["eu"], 4 * eu / 5)
     for bad in (0.0, -1.0, np.inf):
         with pytest.raises(InputError, match="factor"):
             rescale(au, eu, bad)
@@ -94,6 +98,20 @@ def test_ace_matches_the_exact_fit_on_every_pair() -> None:
         u = np.repeat((au + f * eu)[:, None], K, axis=1).ravel()
         assert got == pytest.approx(ace(platt_confidence(u, *fit_platt(u, correct)), correct), abs=2e-3)
     assert s.best("CAL") == factors[int(np.argmin(s.ace()))]
+
+
+def test_ace_for_factors_that_push_tu_beyond_the_histogram_range() -> None:
+    rng = np.random.default_rng(2)
+    au, eu = rng.gamma(2.0, 0.1, (24, 12, 10)), rng.gamma(2.0, 0.05, (24, 12, 10))
+    wrong = 1 / (1 + np.exp(-(60 * eu - 3)))  # errors follow EU, whose TU' = AU + 10⁴·EU reaches 10²–10⁴
+    ann = (rng.random((24, K, 12, 10)) < wrong[:, None]).astype(np.int64)
+    pred = np.zeros((24, 12, 10), dtype=np.int64)
+    s = _search((1e4,), au, eu, ann, pred)
+    u = np.repeat((au + 1e4 * eu)[:, None], K, axis=1).ravel()
+    correct = (ann == pred[:, None]).astype(np.float64).ravel()
+    exact = ace(platt_confidence(u, *fit_platt(u, correct)), correct)
+    assert exact > 0.005  # not the trivial ACE of one constant confidence
+    assert s.ace()[0] == pytest.approx(exact, abs=2e-3)
 
 
 def test_ties_take_the_smallest_factor_and_errors() -> None:

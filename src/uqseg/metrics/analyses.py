@@ -8,7 +8,9 @@ returns tidy rows with an ``analysis`` column naming the analysis:
 - ``eu_rescaled:<name>``: the evaluator's TU and EU rows (and the EU/AU collapse ratio) for the rescaled maps
   TU' = AU + f·EU, EU' = f·EU, with the factor itself as a row (split ``val``, task ``RESCALE``, metric
   ``eu_factor``). f must be known before validation is streamed: ``mean_ratio_factor`` computes the paper's
-  factor in a first pass over the validation maps.
+  factor in a first pass over the validation maps. The maps go to that evaluator divided by 1 + f
+  (``rescaled_batch(normalise=True)``), which changes none of its metrics and keeps them inside its histogram
+  range.
 
 ``with_analysis`` labels the evaluator's own rows ``main``.
 """
@@ -64,7 +66,7 @@ class AnalysisHook:
     def add_validation(self, batch: dict[str, Any]) -> None:
         """Stream one validation batch (the rescaled evaluator fits its Platt (a, b) and τ of TU' and EU' on it)."""
         if self._rescaled is not None:
-            self._rescaled.add_validation(rescaled_batch(batch, self.eu_factor))
+            self._rescaled.add_validation(rescaled_batch(batch, self.eu_factor, normalise=True))
 
     def add(self, split: str, batch: dict[str, Any]) -> None:
         """Stream one batch of the ID test split or an OOD split."""
@@ -72,7 +74,7 @@ class AnalysisHook:
             raise InputError(f"split {split!r} is neither id_split nor one of ood_splits")
         self._rank[split].add(batch["au"], batch["eu"])
         if self._rescaled is not None:
-            self._rescaled.add(split, rescaled_batch(batch, self.eu_factor))
+            self._rescaled.add(split, rescaled_batch(batch, self.eu_factor, normalise=True))
 
     def results(self) -> pd.DataFrame:
         """Tidy rows with columns analysis, split, task, measure, metric, aggregation, value, status."""

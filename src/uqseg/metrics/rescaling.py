@@ -37,14 +37,21 @@ def rescale(au: Any, eu: Any, factor: float) -> tuple[np.ndarray, np.ndarray, np
     return a + scaled, a, scaled
 
 
-def rescaled_batch(batch: dict[str, Any], factor: float) -> dict[str, Any]:
+def rescaled_batch(batch: dict[str, Any], factor: float, *, normalise: bool = False) -> dict[str, Any]:
     """A copy of an evaluator batch (docs/conventions.md "Tidy results") with ``tu`` and ``eu`` replaced by TU' and
-    EU' (docs/method.md "Open questions"); every other entry is shared."""
+    EU' (docs/method.md "Open questions"); every other entry is shared.
+
+    ``normalise`` divides TU', AU and EU' by 1 + f, so TU' becomes the convex combination (AU + f·EU)/(1 + f) and
+    every map stays at most max(AU, EU) ≤ log C, inside the evaluator's histogram range however large f is. Every
+    evaluator metric (NCC, Platt-scaled ACE, AUROC, the EU/AU ratio) is unchanged by a common positive scale.
+    """
     for k in ("au", "eu"):
         if k not in batch:
             raise InputError(f"batch lacks {k!r}")
-    tu, _, eu = rescale(batch["au"], batch["eu"], factor)
-    return {**batch, "tu": tu, "eu": eu}
+    tu, au, eu = rescale(batch["au"], batch["eu"], factor)
+    if not normalise:
+        return {**batch, "tu": tu, "eu": eu}
+    return {**batch, "tu": tu / (1 + factor), "au": au / (1 + factor), "eu": eu / (1 + factor)}
 
 
 class MeanRatio:
@@ -82,9 +89,11 @@ class FactorSearch:
     - ``AMB``: mean NCC of TU' with the annotator variance over the validation images; higher is better.
     - OODD cannot be selected: validation holds no OOD images, and EU's AUROC does not depend on f.
 
-    Per factor the search keeps a scale-free ``UncertaintyHistogram`` of TU' (``histogram_bins`` log bins; its ACE
-    evaluates each bin at its mean u, so pixels of one bin share one confidence), and per image the centred second
-    moments of AU, EU and the annotator variance, from which NCC(AU + f·EU) is exact for every f.
+    Per factor the search keeps a scale-free ``UncertaintyHistogram`` of TU'/(1 + f) (the Platt-scaled ACE does not
+    change under a positive scale, and the convex combination stays inside the histogram's range however large f
+    is; ``histogram_bins`` log bins, its ACE evaluates each bin at its mean u, so pixels of one bin share one
+    confidence), and per image the centred second moments of AU, EU and the annotator variance, from which
+    NCC(AU + f·EU) is exact for every f.
     """
 
     def __init__(self, factors: Any = DEFAULT_FACTORS, *, ace_bins: int = 20, histogram_bins: int = 1 << 14) -> None:
@@ -106,7 +115,7 @@ class FactorSearch:
         if correct.shape != a.shape:
             raise InputError(f"annotations {ann.shape} do not match the maps {a.shape}")
         for hist, f in zip(self._hist, self.factors, strict=True):
-            hist.add(a + f * e, correct, ann.shape[1])
+            hist.add((a + f * e) / (1 + f), correct, ann.shape[1])  # ACE is scale-free; this keeps u <= max(AU, EU)
         n = a.shape[0]
         v = annotator_variance(ann).reshape(n, -1)
         a, e = a.reshape(n, -1), e.reshape(n, -1)
