@@ -21,7 +21,7 @@ from uqseg.data.prepare.common import check_output, require_dir
 from uqseg.data.prepare.folder_config import NAME_PATTERN, FolderConfig, read_config
 from uqseg.data.prepare.folder_io import read_image, read_mask
 from uqseg.data.prepare.folder_layout import Sample, ood_sets, rater_names, scan_set
-from uqseg.data.prepare.folder_split import SPLITS_FILE, format_splits, read_splits, split_groups
+from uqseg.data.prepare.folder_split import SPLITS_FILE, format_splits, group_of, read_splits, split_groups
 from uqseg.data.prepare.folder_write import Loaded, Plan, write_plan
 from uqseg.errors import InputError
 
@@ -69,7 +69,7 @@ def prepare_folder(source: Path | str, output: Path | str, *, name: str | None =
     if given.is_file():
         assignment, origin = read_splits(given, ids, config.group_pattern), str(given)
     else:
-        assignment = split_groups(ids, config.group_pattern, config.split)
+        assignment = split_groups({i: group_of(i, config.group_pattern) for i in ids}, config.split)
         origin = f"group split, val {config.split.val}, test {config.split.test}, seed {config.split.seed}"
     splits: dict[str, list[Sample]] = {split: [] for split in ("train", "val", "test")}
     for sample in main.samples:

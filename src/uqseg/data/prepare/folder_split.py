@@ -74,9 +74,9 @@ def read_splits(path: Path, ids: list[str], pattern: str | None) -> dict[str, tu
     return out
 
 
-def split_groups(ids: list[str], pattern: str | None, rule: SplitRule) -> dict[str, tuple[str, str]]:
-    """id → (split, group) by the seeded group split (module docstring); InputError with fewer than 3 groups."""
-    groups = {i: group_of(i, pattern) for i in ids}
+def split_groups(groups: dict[str, str], rule: SplitRule) -> dict[str, tuple[str, str]]:
+    """id → (split, group) from id → group by the seeded group split (module docstring); InputError with fewer
+    than 3 groups."""
     names = sorted(set(groups.values()))
     n = len(names)
     if n < len(ID_SPLITS):
