@@ -14,17 +14,20 @@ from uqseg.nn.dropout import fixed_dropout, sample_instances
 from uqseg.nn.prob_unet import ProbUNetModel
 from uqseg.nn.softmax import SoftmaxModel
 from uqseg.nn.ssn import SSNModel
+from uqseg.nn.tta import TTAModel
 
 MODELS: dict[str, Callable[[ModelConfig], AleatoricModel]] = {
     "softmax": SoftmaxModel,
     "ssn": SSNModel,
     "prob_unet": ProbUNetModel,
     "diffusion": DiffusionModel,
+    "tta": TTAModel,
 }
 
 
 def build_model(name: str, config: ModelConfig) -> AleatoricModel:
-    """The AU model ``name`` (softmax, ssn, prob_unet, diffusion) on the shared backbone (docs/method.md §4, §5)."""
+    """The AU model ``name`` (softmax, ssn, prob_unet, diffusion, tta) on the shared backbone (docs/method.md §4,
+    §5)."""
     if name not in MODELS:
         raise ConfigError(f"unknown AU model {name!r}; options: {', '.join(MODELS)}")
     model = MODELS[name](config)
