@@ -100,6 +100,29 @@ def test_ace_matches_the_exact_fit_on_every_pair() -> None:
     assert s.best("CAL") == factors[int(np.argmin(s.ace()))]
 
 
+def test_log_loss_is_exact_and_finds_the_factor_errors_follow() -> None:
+    au, eu, ann, pred = _validation(n=60)  # errors follow AU + 100·EU through a logistic link
+    s = _search(DEFAULT_FACTORS, au, eu, ann, pred)
+    correct = (ann == pred[:, None]).astype(np.float64).ravel()
+    for i in (0, 8, 16, 24):
+        u = np.repeat((au + s.factors[i] * eu)[:, None], K, axis=1).ravel()
+        a, b = fit_platt(u, correct)
+        z = -a * u + b
+        assert s.nll()[i] == pytest.approx(np.mean(np.logaddexp(0, z) - correct * z), rel=1e-4)
+    assert 100 / 10**0.5 <= s.best("CAL_NLL") <= 100 * 10**0.5
+    assert s.performance("CAL_NLL").tolist() == s.nll().tolist()
+
+
+def test_ace_rewards_an_uninformative_map_and_the_log_loss_does_not() -> None:
+    rng = np.random.default_rng(4)
+    au, eu = rng.gamma(2.0, 0.1, (100, 12, 10)), rng.gamma(2.0, 0.001, (100, 12, 10))
+    wrong = 1 / (1 + np.exp(-(6 * au - 3)))  # errors follow AU alone; EU is noise
+    ann = (rng.random((100, K, 12, 10)) < wrong[:, None]).astype(np.int64)
+    s = _search((1.0, 1e4), au, eu, ann, np.zeros((100, 12, 10), dtype=np.int64), batch=25)
+    assert s.ace()[1] < 1e-9 < 0.01 < s.ace()[0]  # f = 10⁴: TU' ≈ the noise, one confidence bin, ACE 0
+    assert s.best("CAL") == 1e4 and s.best("CAL_NLL") == 1.0
+
+
 def test_ace_for_factors_that_push_tu_beyond_the_histogram_range() -> None:
     rng = np.random.default_rng(2)
     au, eu = rng.gamma(2.0, 0.1, (24, 12, 10)), rng.gamma(2.0, 0.05, (24, 12, 10))

@@ -24,7 +24,7 @@ from uqseg.metrics.calibration import UncertaintyHistogram, ace_from_sums, pixel
 
 #: Default search grid: 25 factors, four per decade from 10⁻² to 10⁴ (f = 1, no rescaling, included).
 DEFAULT_FACTORS = tuple(float(f) for f in np.logspace(-2, 4, 25))
-SearchTask = Literal["CAL", "AMB"]
+SearchTask = Literal["CAL", "CAL_NLL", "AMB"]
 
 
 def rescale(au: Any, eu: Any, factor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -86,6 +86,10 @@ class FactorSearch:
 
     - ``CAL`` (the task TU is correct for): global ACE of TU' on validation, Platt (a, b) fitted per factor on the
       same pixel-annotator pairs (docs/method.md §3 CAL); lower is better.
+    - ``CAL_NLL``: the mean negative log-likelihood of the correctness under the same Platt-scaled confidences;
+      lower is better. ACE is blind to discrimination: a measure unrelated to correctness gets one constant
+      confidence, which the Platt fit sets to the accuracy, and ACE 0, so minimising ACE can pick a factor that
+      makes TU' uninformative. The log-likelihood, a proper scoring rule, cannot be won that way.
     - ``AMB``: mean NCC of TU' with the annotator variance over the validation images; higher is better.
     - OODD cannot be selected: validation holds no OOD images, and EU's AUROC does not depend on f.
 
@@ -142,6 +146,21 @@ class FactorSearch:
             out[i] = ace_from_sums(sums)
         return out
 
+    def nll(self) -> np.ndarray:
+        """Validation mean negative log-likelihood of the correctness under the Platt-scaled TU' for every factor
+        (the correct pairs' term is exact, the log-partition term evaluated at each bin's mean u)."""
+        if not self._moments:
+            raise InputError("no validation batches were added")
+        out = np.empty(self.factors.size)
+        for i, hist in enumerate(self._hist):
+            a, b = hist.fit_platt()
+            s = hist.sums
+            keep = s[:, 2] > 0
+            z = -a * s[keep, 3] / s[keep, 2] + b
+            correct_z = -a * s[:, 5].sum() + b * s[:, 4].sum()
+            out[i] = (np.sum(s[keep, 2] * np.logaddexp(0, z)) - correct_z) / s[:, 2].sum()
+        return out
+
     def ncc(self) -> np.ndarray:
         """Validation mean NCC of TU' with the annotator variance for every factor (docs/method.md §3 AMB)."""
         if not self._moments:
@@ -156,17 +175,20 @@ class FactorSearch:
         return values.mean(1)
 
     def performance(self, task: SearchTask) -> np.ndarray:
-        """Validation performance of TU' per factor for ``task``: ACE for CAL, NCC for AMB."""
+        """Validation performance of TU' per factor for ``task``: ACE for CAL, the log-loss for CAL_NLL, NCC for
+        AMB."""
         if task == "CAL":
             return self.ace()
+        if task == "CAL_NLL":
+            return self.nll()
         if task == "AMB":
             return self.ncc()
-        raise InputError(f"the EU factor can be chosen for CAL or AMB on validation, not {task!r} (validation holds "
-                         "no OOD images, and EU's AUROC does not depend on the factor)")
+        raise InputError(f"the EU factor can be chosen for CAL, CAL_NLL or AMB on validation, not {task!r} "
+                         "(validation holds no OOD images, and EU's AUROC does not depend on the factor)")
 
     def best(self, task: SearchTask) -> float:
-        """The factor with the best validation performance for ``task`` (lowest ACE, highest NCC); the smallest
-        such factor on ties."""
+        """The factor with the best validation performance for ``task`` (lowest ACE or log-loss, highest NCC); the
+        smallest such factor on ties."""
         p = self.performance(task)
-        score = -p if task == "CAL" else p
+        score = p if task == "AMB" else -p
         return float(self.factors[int(np.argmax(score))])
