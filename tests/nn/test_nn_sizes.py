@@ -28,7 +28,7 @@ def test_paper_config_table(monkeypatch, capsys):
     assert set(table) == set(MODELS)
     diffusion = int(table["diffusion"][0].replace(",", ""))
     assert abs(diffusion / 15.81e6 - 1) < 0.003
-    paper = {"softmax": "15.78", "ssn": "15.80", "prob_unet": "16.89", "diffusion": "15.81"}
+    paper = {"softmax": "15.78", "ssn": "15.80", "prob_unet": "16.89", "diffusion": "15.81", "tta": "15.78"}
     assert {name: values[2] for name, values in table.items()} == paper
     assert "unused time-embedding" in out
 
