@@ -150,3 +150,6 @@ def test_ties_take_the_smallest_factor_and_errors() -> None:
         FactorSearch([1.0, 0.0])
     with pytest.raises(InputError, match="do not match"):
         FactorSearch().add(au, eu, ann[:, :, :5], pred[:, :5])
+    ann[0, 1] = -1  # an absent annotator would count as a class in the variance and the correctness
+    with pytest.raises(InputError, match="present"):
+        FactorSearch().add(au, eu, ann, pred)

@@ -115,6 +115,8 @@ class FactorSearch:
         a, e = as_array(au, "au", 3), as_array(eu, "eu", 3)
         same_shape(a, e, "FactorSearch.add(au, eu)")
         ann = as_array(annotations, "annotations", 4, integer=True)
+        if ann.size and ann.min() < 0:
+            raise InputError("annotations hold negative labels: the EU-factor search needs every annotator present")
         correct = pixel_correctness(ann, pred).sum(1)
         if correct.shape != a.shape:
             raise InputError(f"annotations {ann.shape} do not match the maps {a.shape}")
