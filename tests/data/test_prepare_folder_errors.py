@@ -89,6 +89,12 @@ def test_dataset_yaml_problems(tmp_path: Path) -> None:
     _expect(source, tmp_path, r"dataset\.yaml: colour: Extra inputs are not permitted")
 
 
+def test_built_in_names_are_refused(tmp_path: Path) -> None:
+    source = _source(tmp_path)
+    (source / "dataset.yaml").write_text("name: lidc\n")
+    _expect(source, tmp_path, r"dataset name 'lidc' is a built-in dataset")
+
+
 def test_other_bad_files(tmp_path: Path) -> None:
     source = _source(tmp_path)
     (source / "images" / "notes.txt").write_text("x")

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from uqseg.atomic import atomic_directory
+from uqseg.data.contract import available_datasets
 from uqseg.data.prepare.common import check_output, require_dir
 from uqseg.data.prepare.folder_config import NAME_PATTERN, FolderConfig, read_config
 from uqseg.data.prepare.folder_io import read_image, read_mask
@@ -27,10 +28,14 @@ from uqseg.errors import InputError
 
 
 def dataset_name(source: Path, config_name: str | None, name: str | None) -> str:
-    """The prepared dataset's name: dataset.yaml's, else ``name``, else the source folder's (made name-safe)."""
+    """The prepared dataset's name: dataset.yaml's, else ``name``, else the source folder's (made name-safe); not
+    a built-in dataset's name."""
     chosen = config_name or name or re.sub(r"[^A-Za-z0-9._-]+", "-", source.resolve().name).strip("-._")
     if not re.fullmatch(NAME_PATTERN, chosen or ""):
         raise InputError(f"dataset name {chosen!r} must match {NAME_PATTERN}; pass --name")
+    if chosen in available_datasets():
+        raise InputError(f"dataset name {chosen!r} is a built-in dataset; choose another (name in dataset.yaml or "
+                         "--name)")
     return chosen
 
 
