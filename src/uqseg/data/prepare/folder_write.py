@@ -70,7 +70,7 @@ class _Geometry:
             raise InputError(f"{sample.image}: {image.shape[0]} channel(s), but {self.first} has {self.channels}")
         if not self.declared and image.shape[1:] != (self.size, self.size):
             raise InputError(f"{sample.image}: size {image.shape[1]}×{image.shape[2]} differs from {self.first} "
-                             f"({self.size}×{self.size}); set size (and resize) in dataset.yaml")
+                             f"({self.size}×{self.size}); set size (and resize) in dataset.yaml, or --size for QUBIQ")
         size = int(self.size)
         labels = np.full((len(masks), size, size), ABSENT_STORED, dtype=np.uint8)
         for k, mask in enumerate(masks):
