@@ -37,7 +37,7 @@ def mask_value(i: int, k: int, classes: int = 2, side: int = SIDE) -> np.ndarray
 
 
 def write_image(path: Path, value: np.ndarray, kind: str) -> None:
-    """Write an H×W value in [0, 1] as ``kind``: png8, png16, tiff, jpeg-rgb, png-rgb, npy, npy-rgb."""
+    """Write an H×W value in [0, 1] as ``kind``: png8, png16, tiff, tiff16, jpeg-rgb, png-rgb, npy, npy-rgb."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if kind == "png8":
         Image.fromarray(np.round(value * 255).astype(np.uint8)).save(path.with_suffix(".png"))
@@ -45,6 +45,8 @@ def write_image(path: Path, value: np.ndarray, kind: str) -> None:
         Image.fromarray(np.round(value * 65535).astype(np.uint16)).save(path.with_suffix(".png"))
     elif kind == "tiff":
         Image.fromarray(np.round(value * 255).astype(np.uint8)).save(path.with_suffix(".tif"))
+    elif kind == "tiff16":
+        Image.fromarray(np.round(value * 65535).astype(np.uint16)).save(path.with_suffix(".tiff"))
     elif kind in ("jpeg-rgb", "png-rgb"):
         rgb = np.round(np.stack([value, value * 0.5, 1 - value], -1) * 255).astype(np.uint8)
         Image.fromarray(rgb).save(path.with_suffix(".jpg" if kind == "jpeg-rgb" else ".png"), quality=95)

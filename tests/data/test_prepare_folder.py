@@ -17,6 +17,8 @@ from uqseg.data.contract import ABSENT
 from uqseg.data.prepare.folder import prepare_folder
 from uqseg.data.prepared import open_prepared
 
+KINDS = ("png8", "png16", "tiff", "npy", "tiff16")
+
 
 def _prepare(source: Path, out: Path, **kwargs: object) -> dict:
     lines: list[str] = []
@@ -35,9 +37,9 @@ def _raw(out: Path, split: str) -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def grey(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    """PNG 8-bit, 16-bit PNG, TIFF and .npy images; r2 misses images 0 and 3, r3 misses image 5."""
+    """PNG 8-bit, 16-bit PNG, TIFF, .npy and 16-bit TIFF images; r2 misses images 0 and 3, r3 misses image 5."""
     base = tmp_path_factory.mktemp("grey")
-    source = build_folder(base / "grey-set", missing={"r2": {0, 3}, "r3": {5}})
+    source = build_folder(base / "grey-set", kinds=KINDS, missing={"r2": {0, 3}, "r3": {5}})
     out = base / "out"
     return out, _prepare(source, out)
 
@@ -46,13 +48,13 @@ def test_every_grey_format_is_read_in_its_orientation(grey: tuple[Path, dict]) -
     out, manifest = grey
     assert manifest["dataset"] == "grey-set" and manifest["stored_channels"] == 1
     assert manifest["image_size"] == [SIDE, SIDE] and manifest["num_classes"] == 2
-    tolerance = {0: 0.5 / 255, 1: 0.5 / 65535, 2: 0.5 / 255, 3: 1e-7}  # png8, png16, tiff, npy (kinds by i % 4)
+    tolerance = {"png8": 0.5 / 255, "png16": 0.5 / 65535, "tiff": 0.5 / 255, "npy": 1e-7, "tiff16": 0.5 / 65535}
     seen = 0
     for split in ("train", "val", "test"):
         raw = _raw(out, split)
         for row, sample_id in enumerate(raw["ids"]):
             i = sample_index(sample_id)
-            np.testing.assert_allclose(raw["images"][row, 0], image_value(i), atol=tolerance[i % 4])
+            np.testing.assert_allclose(raw["images"][row, 0], image_value(i), atol=tolerance[KINDS[i % len(KINDS)]])
             assert raw["images"][row, 0, 4, 2] > 0.9 and raw["images"][row, 0, 4, SIDE - 3] < 0.9  # block top-left
             seen += 1
     assert seen == 12
@@ -187,6 +189,29 @@ def test_resize_rules_on_non_square_images(tmp_path: Path, rule: str, size: int,
     labels, image = raw["annotations"][0, 0], raw["images"][0, 0]
     assert labels[expected] == 1 and labels.sum() == 1
     assert np.unravel_index(image.argmax(), image.shape) == expected
+
+
+def test_masks_as_palette_16_bit_and_npy(tmp_path: Path) -> None:
+    raters = ("a-palette", "b-16-bit", "c-npy")  # sorted, as the annotator axis is
+    source = build_folder(tmp_path / "masks", kinds=("png8",), raters=raters, classes=3)
+    for rater in raters:
+        for path in sorted((source / "annotations" / rater).rglob("*.png")):
+            labels = np.asarray(Image.open(path))
+            if rater == "a-palette":
+                picture = Image.fromarray(labels, mode="P")
+                picture.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0])
+                picture.save(path)
+            elif rater == "b-16-bit":
+                Image.fromarray(labels.astype(np.uint16)).save(path)
+            else:
+                path.unlink()
+                np.save(path.with_suffix(".npy"), labels.astype(np.int32))
+    out = tmp_path / "out"
+    _prepare(source, out)
+    raw = _raw(out, "train")
+    for row, sample_id in enumerate(raw["ids"]):
+        for k in range(3):
+            np.testing.assert_array_equal(raw["annotations"][row, k], mask_value(sample_index(sample_id), k, 3))
 
 
 def test_label_values_map_stored_values(tmp_path: Path) -> None:
