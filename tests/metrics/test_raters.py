@@ -102,3 +102,22 @@ def test_random_annotator_never_picks_an_absent_one() -> None:
     assert (picks[:, 0] == 1).all()
     assert (picks[:, 1] == 0).all()
     assert (picks >= 0).all()
+
+
+def test_training_loss_accepts_absent_annotators_but_not_an_image_without_any() -> None:
+    from uqseg.nn import ModelConfig, build_model
+
+    torch.manual_seed(0)
+    model = build_model("softmax", ModelConfig(in_channels=1, num_classes=2, image_size=8, base_width=8,
+                                               channel_mult=(1,), num_res_blocks=1, attention_levels=(),
+                                               num_heads=1))
+    annotations = torch.zeros((2, 3, 8, 8), dtype=torch.int64)
+    annotations[0, 1] = raters.ABSENT
+    batch = {"image": torch.randn(2, 1, 8, 8), "annotations": annotations}
+    assert torch.isfinite(model.loss(batch))
+    annotations[1] = raters.ABSENT
+    with pytest.raises(InputError, match="no annotator present"):
+        model.loss(batch)
+    annotations[1] = -2
+    with pytest.raises(InputError, match="ABSENT"):
+        model.loss(batch)
