@@ -131,3 +131,15 @@ def test_cli_prepares_and_folder_reference_resolves(tmp_path: Path, monkeypatch:
         resolve_config("tiny", datasets=[f"folder:{tmp_path}"])
     with pytest.raises(InputError, match="holds the dataset 'my-set', not 'other'"):
         get_dataset("other", root=str(out))
+
+
+def test_folder_reference_to_a_prepared_chaksu_uses_its_factory(tmp_path: Path) -> None:
+    """folder:DATA of a prepared built-in dataset names that dataset; a folder dataset cannot pose as it."""
+    data = tmp_path / "chaksu-like"
+    data.mkdir()
+    (data / "manifest.json").write_text('{"format": "uqseg-prepared", "dataset": "chaksu", "source_format": "x"}')
+    cfg = resolve_config("tiny", datasets=[f"folder:{data}"], combos=["softmax+dropout"])
+    assert list(cfg.datasets) == ["chaksu"] and cfg.datasets["chaksu"].root == str(data.resolve())
+    (data / "manifest.json").write_text('{"format": "uqseg-prepared", "dataset": "mine", "source_format": "x"}')
+    with pytest.raises(ConfigError, match="was not prepared by `uqseg data prepare folder`"):
+        resolve_config("tiny", datasets=[f"folder:{data}"])
