@@ -85,7 +85,7 @@ def write_plan(tmp: Path, plan: Plan, ood: dict[str, list[Sample]], load: Loader
     manifest after reopening the result with every label checked."""
     geometry = _Geometry(plan.size, plan.rule)
     digest = hashlib.sha256()
-    per_image: dict[str, dict[int, int]] = {}
+    per_image: dict[str, dict[str, int]] = {}
     writer = PreparedWriter(tmp)
     try:
         with progress_bar(progress) as bar:
