@@ -1,0 +1,184 @@
+"""The names uqseg speaks in, written once (docs/conventions.md "Names", docs/architecture.md).
+
+AU models, EU methods, tasks, measures, split kinds and OOD aggregation strategies as ``str`` enums, their display
+labels, the valid combinations in table order (docs/method.md §1: softmax + No-EU is invalid), the number of EU
+instances a method draws, and the schema of the tidy results table. Every layer imports these names from here; a
+new AU model or EU method is one line in its enum (plus its registration in ``nn.MODELS`` or ``epistemic.factory``).
+
+The ``*_MODELS``/``*_METHODS``/``TASKS`` tuples hold plain strings, so tables and file names never carry enum
+objects.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import numpy as np
+import pandas as pd
+
+from uqseg.errors import ConfigError, InputError
+
+
+class Name(str, Enum):
+    """A ``str`` enum that formats as its value, like Python 3.11's ``StrEnum``."""
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+class AUModel(Name):
+    """Aleatoric-uncertainty models (docs/method.md §4–§5)."""
+
+    SOFTMAX = "softmax"
+    SSN = "ssn"
+    PROB_UNET = "prob_unet"
+    DIFFUSION = "diffusion"
+
+
+class EUMethod(Name):
+    """Epistemic-uncertainty methods (docs/method.md §6)."""
+
+    NONE = "none"
+    DROPOUT = "dropout"
+    SWAG = "swag"
+    SWAG_D = "swag_d"
+    ENSEMBLE = "ensemble"
+
+
+class Task(Name):
+    """The three uncertainty tasks of the paper (docs/method.md §2–§3)."""
+
+    OODD = "OODD"
+    AMB = "AMB"
+    CAL = "CAL"
+
+
+class Measure(Name):
+    """The decomposed uncertainty measures (docs/method.md §1)."""
+
+    TU = "TU"
+    AU = "AU"
+    EU = "EU"
+
+
+class SplitKind(Name):
+    """How an evaluated split counts in Δ and the ranks: the ID test or an OOD split (docs/method.md §2)."""
+
+    ID = "ID"
+    OOD = "OOD"
+
+
+class OODStrategy(Name):
+    """Image-level OOD aggregation strategies of a pixel-wise uncertainty map (docs/method.md §3 OODD)."""
+
+    IMAGE = "image"
+    PATCH = "patch"
+    THRESHOLD = "threshold"
+    AREA = "area"
+    BORDER = "border"
+
+
+AU_MODELS: tuple[str, ...] = tuple(m.value for m in AUModel)
+EU_METHODS: tuple[str, ...] = tuple(m.value for m in EUMethod)
+TASKS: tuple[str, ...] = tuple(t.value for t in Task)
+MEASURES: tuple[str, ...] = tuple(m.value for m in Measure)
+STRATEGIES: tuple[str, ...] = tuple(s.value for s in OODStrategy)
+SEGMENTATION_TASK = "SEG"
+
+AU_LABELS = {"softmax": "Softmax", "ssn": "SSN", "prob_unet": "Prob. UNet", "diffusion": "Diffusion"}
+EU_LABELS = {"none": "No EU", "dropout": "Dropout", "swag": "SWAG", "swag_d": "SWAG-D", "ensemble": "Ensemble"}
+INVALID = (AUModel.SOFTMAX.value, EUMethod.NONE.value)
+
+
+def combos() -> list[tuple[str, str]]:
+    """The valid (AU, EU) combinations in table order (docs/method.md §1: softmax + No-EU is invalid)."""
+    return [(a, e) for a in AU_MODELS for e in EU_METHODS if (a, e) != INVALID]
+
+
+def combo_names() -> tuple[str, ...]:
+    """The valid combinations as ``au+eu`` names, in table order."""
+    return tuple(f"{a}+{e}" for a, e in combos())
+
+
+def check_au(au: str) -> str:
+    """``au`` if it is a known AU model, else ConfigError listing them."""
+    if au not in AU_MODELS:
+        raise ConfigError(f"unknown AU model {au!r}; known: {', '.join(AU_MODELS)}")
+    return au
+
+
+def check_eu(eu: str) -> str:
+    """``eu`` if it is a known EU method, else ConfigError listing them."""
+    if eu not in EU_METHODS:
+        raise ConfigError(f"unknown EU method {eu!r}; known: {', '.join(EU_METHODS)}")
+    return eu
+
+
+def check_combination(au: str, eu: str) -> None:
+    """ConfigError unless ``au`` + ``eu`` is a valid combination (docs/method.md §1)."""
+    check_au(au)
+    check_eu(eu)
+    if (au, eu) == INVALID:
+        raise ConfigError("softmax+none is not a valid combination: softmax has no AU samples to serve as instances")
+
+
+def instance_count(eu: str, instances: int, ensemble_size: int) -> int:
+    """How many EU instances M method ``eu`` draws (docs/method.md §6): one for No-EU, one per member for the
+    ensemble, ``instances`` for dropout and SWAG/SWAG-D."""
+    check_eu(eu)
+    if eu == EUMethod.NONE:
+        return 1
+    return ensemble_size if eu == EUMethod.ENSEMBLE else instances
+
+
+def au_label(au: str) -> str:
+    """Human-readable AU model name; unknown names pass through."""
+    return AU_LABELS.get(au, au)
+
+
+def eu_label(eu: str) -> str:
+    """Human-readable EU method name; unknown names pass through."""
+    return EU_LABELS.get(eu, eu)
+
+
+def order_key(au: str, eu: str) -> tuple[int, int, str]:
+    """Sort key putting combinations in the AU × EU table order; unknown names go last, alphabetically."""
+    ia = AU_MODELS.index(au) if au in AU_MODELS else len(AU_MODELS)
+    ie = EU_METHODS.index(eu) if eu in EU_METHODS else len(EU_METHODS)
+    return ia, ie, f"{au}+{eu}"
+
+
+def split_group(split: str) -> str | None:
+    """``ID`` for the ID test split, ``OOD`` for OOD splits (names starting with ``ood``), None for train/val."""
+    if split == "test":
+        return SplitKind.ID.value
+    return SplitKind.OOD.value if split.startswith("ood") else None
+
+
+# The tidy results table (docs/conventions.md "Tidy results").
+KEYS = ("dataset", "seed", "au", "eu")
+ROW_COLUMNS = ("split", "task", "measure", "metric", "aggregation")
+INTERVAL_COLUMNS = ("ci_low", "ci_high")
+RESULT_COLUMNS = (*KEYS, *ROW_COLUMNS, "value", *INTERVAL_COLUMNS, "status")
+
+
+def check_results(table: pd.DataFrame, source: str = "results") -> pd.DataFrame:
+    """The tidy results table with exactly the result columns in order, ``seed`` int64, ``value``, ``ci_low``,
+    ``ci_high`` float64 and the other columns str; else InputError. A table without the interval columns (metrics
+    files, older runs, a hand-made table) gets them as NaN (docs/conventions.md "Tidy results")."""
+    if not isinstance(table, pd.DataFrame):
+        raise InputError(f"{source} must be a pandas DataFrame, got {type(table).__name__}")
+    missing = [c for c in RESULT_COLUMNS if c not in table.columns and c not in INTERVAL_COLUMNS]
+    if missing:
+        raise InputError(f"{source}: rows lack columns {missing}; expected {list(RESULT_COLUMNS)}")
+    out = table.assign(**{c: np.nan for c in INTERVAL_COLUMNS if c not in table.columns})
+    out = out.loc[:, list(RESULT_COLUMNS)].copy()
+    try:
+        out["seed"] = out["seed"].astype(np.int64)
+        for column in ("value", *INTERVAL_COLUMNS):
+            out[column] = out[column].astype(np.float64)
+    except (TypeError, ValueError) as err:
+        raise InputError(f"{source}: seed must be integer and value, ci_low, ci_high numeric ({err})") from None
+    for column in ("dataset", *KEYS[2:], *ROW_COLUMNS, "status"):
+        out[column] = out[column].astype(str)
+    return out
