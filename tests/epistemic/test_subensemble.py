@@ -166,15 +166,15 @@ def test_size_penalty_by_hand() -> None:
         masked[0].mask_logits_out.copy_(torch.tensor([[0.0, 50.0, -50.0]]))
     # kept fraction (0.5 + 1 + 0) · 2 inputs · 9 taps / 54 weights = 0.5
     assert float(masked[0].expected_fraction().detach()) == pytest.approx(0.5)
-    assert float(size_penalty(masked, 0.2)) == pytest.approx(0.3)
-    assert float(size_penalty(masked, 0.6)) == 0.0
+    assert float(size_penalty(masked, 0.2).detach()) == pytest.approx(0.3)
+    assert float(size_penalty(masked, 0.6).detach()) == 0.0
     masked = attach_masks(nn.Sequential(nn.Conv2d(2, 3, 3), nn.Linear(4, 2)), 2, input_masks=True)
     with torch.no_grad():
         masked[0].mask_logits_out.copy_(torch.tensor([[0.0, 50.0, -50.0]] * 2))
         masked[0].mask_logits_in.copy_(torch.tensor([[50.0, -50.0], [0.0, 50.0]]))
     # conv: sub-model 0 keeps 1.5 · 1 input of 2 → 0.25, sub-model 1 keeps 1.5 · 1.5 of 6 → 0.375; linear: 0.25
     torch.testing.assert_close(masked[0].expected_fraction(), torch.tensor([0.25, 0.375]))
-    assert float(size_penalty(masked, 0.2)) == pytest.approx(((0.05 + 0.175) / 2 + 0.05) / 2)
+    assert float(size_penalty(masked, 0.2).detach()) == pytest.approx(((0.05 + 0.175) / 2 + 0.05) / 2)
 
 
 def _trained_masks(base: nn.Module, k: int) -> SubensembleMasks:

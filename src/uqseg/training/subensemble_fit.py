@@ -1,0 +1,131 @@
+"""Mask training of a sub-ensemble (docs/method.md "Sub-ensembles from one network"; Kirsch, TMLR 2025).
+
+The trained AU model is frozen; only the mask logits ℓ of ``uqseg.epistemic.subensemble.attach_masks`` train, with
+Adam (lr 0.1, no weight decay) on training batches. Each step runs the model's own ``loss(batch)`` once per
+sub-model k = 0..K−1 with relaxed masks (Gumbel-softmax over (ℓ, −ℓ) at τ = τ₀ · decay^epoch), each weighted 1/K,
+and adds the regularisers: size_weight × size penalty (target kept fraction) plus the diversity term (−weight × mask
+mutual information by default, or +weight × mean pairwise soft IoU). The random stream of every epoch is reseeded
+from (seed, epoch), as in base training.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import Tensor
+
+from uqseg.data.contract import Split
+from uqseg.epistemic.subensemble import (
+    SubensembleMasks,
+    attach_masks,
+    diversity_term,
+    mask_parameters,
+    save_subensemble,
+    select_submodel,
+    size_penalty,
+)
+from uqseg.errors import NumericalError
+from uqseg.nn.base import AleatoricModel
+from uqseg.training.data import train_loader
+from uqseg.training.module import epoch_seed
+
+SUBENSEMBLE_FILE = "subensemble.safetensors"
+
+
+class SubensembleConfig(BaseModel):
+    """Sub-ensemble mask training (docs/method.md "Sub-ensembles from one network"); defaults as the authors'."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    k: int = Field(5, ge=1, description="Number of sub-models K (EU instances).")
+    epochs: int = Field(10, ge=1, description="Epochs of mask training.")
+    target: float = Field(0.2, gt=0, le=1, description="Target kept fraction of each layer's weights.")
+    size_weight: float = Field(3.0, ge=0, description="Weight of the size penalty.")
+    diversity: Literal["mi", "iou"] = Field("mi", description="mi: −weight × mask MI; iou: +weight × soft IoU.")
+    diversity_weight: float = Field(0.5, ge=0, description="Weight of the diversity term.")
+    input_masks: bool = Field(False, description="Also mask input channels.")
+    lr: float = Field(0.1, gt=0, description="Adam learning rate of the mask logits.")
+    temperature: float = Field(1.0, gt=0, description="Gumbel-softmax temperature of the first epoch.")
+    temperature_decay: float = Field(0.9, gt=0, le=1, description="Temperature factor per epoch.")
+
+    def temperature_at(self, epoch: int) -> float:
+        """τ of (0-based) ``epoch``: temperature · temperature_decay^epoch."""
+        return self.temperature * self.temperature_decay**epoch
+
+
+@dataclass
+class MaskFit:
+    """A trained masked model, its hard masks and the per-epoch means of the objective's parts."""
+
+    model: AleatoricModel
+    masks: SubensembleMasks
+    task_loss: list[float] = field(default_factory=list)
+    regulariser: list[float] = field(default_factory=list)
+
+
+def regulariser(model: AleatoricModel, cfg: SubensembleConfig) -> Tensor:
+    """size_weight × size penalty + the diversity term (docs/method.md "Sub-ensembles from one network")."""
+    return cfg.size_weight * size_penalty(model, cfg.target) + diversity_term(model, cfg.diversity,
+                                                                              cfg.diversity_weight)
+
+
+def objective(masked: AleatoricModel, batch: dict[str, Tensor], cfg: SubensembleConfig, temperature: float,
+              *, backward: bool = False) -> tuple[float, float]:
+    """(mean over the K sub-models of ``loss(batch)`` with relaxed masks at ``temperature``, regulariser); with
+    ``backward`` the gradients of their sum are accumulated, one sub-model at a time to bound memory."""
+    task = 0.0
+    for k in range(cfg.k):
+        select_submodel(masked, k, temperature)
+        with torch.set_grad_enabled(backward):
+            loss = masked.loss(batch) / cfg.k
+            if backward:
+                loss.backward()
+        task += float(loss.detach())
+    with torch.set_grad_enabled(backward):
+        reg = regulariser(masked, cfg)
+        if backward:
+            reg.backward()
+    select_submodel(masked, 0, None)
+    return task, float(reg.detach())
+
+
+def fit_masks(model: AleatoricModel, split: Split, cfg: SubensembleConfig, *, batch_size: int, seed: int,
+              device: torch.device | str = "cpu", limit_batches: int | None = None) -> MaskFit:
+    """Train the K sub-model masks of the frozen ``model`` on ``split`` (docs/method.md "Sub-ensembles from one
+    network"); ``model`` itself is not modified. The masked copy runs in eval mode (no dropout)."""
+    masked = attach_masks(model, cfg.k, input_masks=cfg.input_masks).to(device).eval()
+    params = mask_parameters(masked)
+    optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=0.0)
+    loader = train_loader(split, batch_size=batch_size, seed=seed, rank=0, world_size=1, num_workers=0,
+                          pin_memory=False)
+    fit = MaskFit(masked, SubensembleMasks.from_model(masked))
+    for epoch in range(cfg.epochs):
+        loader.sampler.set_epoch(epoch)
+        torch.manual_seed(epoch_seed(seed, epoch, 0))
+        temperature = cfg.temperature_at(epoch)
+        task_sum = reg_sum = 0.0
+        steps = 0
+        for batch in loader:
+            if limit_batches is not None and steps >= limit_batches:
+                break
+            batch = {k: v.to(device) for k, v in batch.items() if isinstance(v, Tensor)}
+            optimizer.zero_grad(set_to_none=True)
+            task, reg = objective(masked, batch, cfg, temperature, backward=True)
+            if not (math.isfinite(task) and math.isfinite(reg)):
+                raise NumericalError(f"sub-ensemble mask training: non-finite loss at epoch {epoch}, step {steps}")
+            optimizer.step()
+            task_sum, reg_sum, steps = task_sum + task, reg_sum + reg, steps + 1
+        fit.task_loss.append(task_sum / max(steps, 1))
+        fit.regulariser.append(reg_sum / max(steps, 1))
+    fit.masks = SubensembleMasks.from_model(masked)
+    return fit
+
+
+def write_subensemble(out_path: Path, model: AleatoricModel, fit: MaskFit, cfg: SubensembleConfig) -> Path:
+    """Store ``model``'s weights and the fitted hard masks in one safetensors file, with the config as metadata."""
+    return save_subensemble(out_path, model.state_dict(), fit.masks, cfg.model_dump(mode="json"))
