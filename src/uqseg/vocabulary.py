@@ -33,6 +33,12 @@ class AUModel(Name):
     SSN = "ssn"
     PROB_UNET = "prob_unet"
     DIFFUSION = "diffusion"
+    TTA = "tta"
+
+
+BEYOND_PAPER_AU = frozenset({AUModel.TTA.value})
+"""AU models beyond the paper (docs/method.md §5 "TTA", §10): valid in any combination a study names, but outside the
+paper's grid (``AU_MODELS``, what ``combos: all`` expands to) until a preset adds them."""
 
 
 class EUMethod(Name):
@@ -78,14 +84,15 @@ class OODStrategy(Name):
     BORDER = "border"
 
 
-AU_MODELS: tuple[str, ...] = tuple(m.value for m in AUModel)
+KNOWN_AU_MODELS: tuple[str, ...] = tuple(m.value for m in AUModel)
+AU_MODELS: tuple[str, ...] = tuple(m for m in KNOWN_AU_MODELS if m not in BEYOND_PAPER_AU)
 EU_METHODS: tuple[str, ...] = tuple(m.value for m in EUMethod)
 TASKS: tuple[str, ...] = tuple(t.value for t in Task)
 MEASURES: tuple[str, ...] = tuple(m.value for m in Measure)
 STRATEGIES: tuple[str, ...] = tuple(s.value for s in OODStrategy)
 SEGMENTATION_TASK = "SEG"
 
-AU_LABELS = {"softmax": "Softmax", "ssn": "SSN", "prob_unet": "Prob. UNet", "diffusion": "Diffusion"}
+AU_LABELS = {"softmax": "Softmax", "ssn": "SSN", "prob_unet": "Prob. UNet", "diffusion": "Diffusion", "tta": "TTA"}
 EU_LABELS = {"none": "No EU", "dropout": "Dropout", "swag": "SWAG", "swag_d": "SWAG-D", "ensemble": "Ensemble"}
 INVALID = (AUModel.SOFTMAX.value, EUMethod.NONE.value)
 
@@ -102,8 +109,8 @@ def combo_names() -> tuple[str, ...]:
 
 def check_au(au: str) -> str:
     """``au`` if it is a known AU model, else ConfigError listing them."""
-    if au not in AU_MODELS:
-        raise ConfigError(f"unknown AU model {au!r}; known: {', '.join(AU_MODELS)}")
+    if au not in KNOWN_AU_MODELS:
+        raise ConfigError(f"unknown AU model {au!r}; known: {', '.join(KNOWN_AU_MODELS)}")
     return au
 
 
@@ -143,7 +150,7 @@ def eu_label(eu: str) -> str:
 
 def order_key(au: str, eu: str) -> tuple[int, int, str]:
     """Sort key putting combinations in the AU × EU table order; unknown names go last, alphabetically."""
-    ia = AU_MODELS.index(au) if au in AU_MODELS else len(AU_MODELS)
+    ia = KNOWN_AU_MODELS.index(au) if au in KNOWN_AU_MODELS else len(KNOWN_AU_MODELS)
     ie = EU_METHODS.index(eu) if eu in EU_METHODS else len(EU_METHODS)
     return ia, ie, f"{au}+{eu}"
 
