@@ -2,7 +2,10 @@
 
 - ``none``, ``swag`` and ``swag_d`` share one ``shared`` run per AU model (it always collects SWAG moments);
 - ``dropout`` has its own run, with MC dropout p = 0.2 in the model;
-- ``ensemble`` uses the shared run as member 1 and one ``ensemble`` run per member 2..M, each with its own seed.
+- ``ensemble`` uses the shared run as member 1 and one ``ensemble`` run per member 2..M, each with its own seed;
+- ``tta`` trained without augmentation (``model.tta.train_augment: none``, the default) uses the softmax runs: its
+  network is the softmax network (docs/method.md §5 "TTA"). The ``tta`` settings stay out of every other AU model's
+  key.
 
 Each run is identified by ``key``: a short sha256 of its canonical resolved config, so it is trained once and found
 again. Execution-only settings (device, strategy, logger, workers) and data-location options stay out of the key.
@@ -135,6 +138,15 @@ def _with_dropout(model: ModelConfig, p: float) -> ModelConfig:
     return model.model_copy(update={"dropout": p})
 
 
+def training_au(au: str, model: Any) -> str:
+    """The AU model whose training runs ``au`` uses: ``softmax`` for TTA without training augmentation (docs/method.md
+    §5 "TTA"), else ``au`` itself."""
+    tta = getattr(model, "tta", None)
+    if au == "tta" and (tta is None or tta.train_augment == "none"):
+        return "softmax"
+    return au
+
+
 def runs_for_combination(
     au: str,
     eu: str,
@@ -151,13 +163,14 @@ def runs_for_combination(
     if ensemble_size < 1:
         raise ConfigError(f"ensemble_size must be at least 1, got {ensemble_size}")
     train = train.model_copy(update={"seed": seed})
+    trained = training_au(au, model)
 
     def make(family: Family, member: int, dropout: float) -> TrainingRun:
         run_seed = member_seed(seed, member)
         return TrainingRun(
             dataset=dataset,
             dataset_options=dict(dataset_options),
-            au=au,
+            au=trained,
             family=family,
             member=member,
             seed=run_seed,
