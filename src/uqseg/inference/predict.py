@@ -31,6 +31,7 @@ from uqseg.metrics.segmentation import DISTANCES, instance_ged
 from uqseg.uncertainty import UncertaintyAccumulator, discretize
 
 if TYPE_CHECKING:
+    from uqseg.nn.base import AleatoricModel
     from uqseg.training.checkpoint import ModelFactory
     from uqseg.training.plan import TrainingRun
 
@@ -162,17 +163,27 @@ def load_method(
     """Load the trained (EMA) weights of ``runs`` from ``run_dirs`` and build EU method ``eu`` (docs/method.md §6, §7).
 
     ``runs`` are those ``runs_for_combination(au, eu, ...)`` returns, member 1 first; SWAG methods also load the
-    shared run's SWAG state. ``model_factory`` replaces ``uqseg.nn.build_model`` (tests).
+    shared run's SWAG state. ``model_factory`` replaces ``uqseg.nn.build_model`` (tests). Runs of another AU model
+    (TTA's softmax runs, docs/method.md §5 "TTA") load into model ``au`` built on each run's model config.
     """
     from uqseg.epistemic import build_method
     from uqseg.training.checkpoint import load_swag_state, load_trained_model
 
     if len(run_dirs) != len(runs) or not runs:
         raise ConfigError(f"{au}+{eu}: got {len(runs)} runs and {len(run_dirs)} run directories")
-    if any(run.au != au for run in runs):
+    from uqseg.training.plan import training_au
+
+    if any(run.au != training_au(au, run.model) for run in runs):
         raise ConfigError(f"{au}+{eu}: runs of AU models {sorted({r.au for r in runs})} given")
+    factory = model_factory
+    if factory is None and any(run.au != au for run in runs):
+        from uqseg.nn import build_model
+
+        def factory(run: TrainingRun) -> AleatoricModel:
+            return build_model(au, run.model)
+
     models = [
-        load_trained_model(run, path, weights="ema", model_factory=model_factory)
+        load_trained_model(run, path, weights="ema", model_factory=factory)
         for run, path in zip(runs, run_dirs, strict=True)
     ]
     state = load_swag_state(run_dirs[0]) if eu in ("swag", "swag_d") else None
