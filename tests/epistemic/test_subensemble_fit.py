@@ -4,6 +4,9 @@ dropout's on the same base model."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -13,10 +16,19 @@ from torch import nn
 from uqseg.data.contract import Split
 from uqseg.epistemic.dropout import MCDropout
 from uqseg.epistemic.subensemble import SubEnsemble, attach_masks, mask_parameters
+from uqseg.errors import InputError
 from uqseg.nn import build_model
 from uqseg.nn.base import AleatoricModel
 from uqseg.nn.config import ModelConfig
-from uqseg.training.subensemble_fit import MaskFit, SubensembleConfig, fit_masks, objective
+from uqseg.training.subensemble_fit import (
+    SUBENSEMBLE_FILE,
+    MaskFit,
+    SubensembleConfig,
+    fit_masks,
+    load_subensemble_method,
+    objective,
+    train_subensemble,
+)
 from uqseg.uncertainty import decompose
 
 
@@ -130,3 +142,24 @@ def test_eu_au_ratio_of_a_sub_ensemble_and_of_mc_dropout_on_one_ssn(split: Split
         subensemble = _eu_au_ratio(SubEnsemble(ssn, fit.masks), images, 4)
     assert np.isfinite(dropout) and dropout > 0
     assert np.isfinite(subensemble) and subensemble > 0
+
+
+def test_stored_sub_ensemble_is_found_again_and_gives_the_same_instances(tmp_path: Path, split: Split,
+                                                                       base: NoisyNet) -> None:
+    cfg = SubensembleConfig(k=2, epochs=1, target=0.5)
+    out = train_subensemble(base, split, cfg, tmp_path / "run", batch_size=8, seed=0, record={"key": "abc"})
+    record = json.loads((out / "run.json").read_text())
+    assert record["key"] == "abc" and record["subensemble"]["k"] == 2 and len(record["task_loss"]) == 1
+    stamp = (out / SUBENSEMBLE_FILE).stat().st_mtime_ns
+    assert train_subensemble(base, split, cfg, out, batch_size=8, seed=0) == out
+    assert (out / SUBENSEMBLE_FILE).stat().st_mtime_ns == stamp  # complete: not refitted
+    fresh = NoisyNet(width=8, noise=0.5, seed=7)
+    method = load_subensemble_method(fresh, out)
+    assert all(torch.equal(p, q) for p, q in zip(fresh.parameters(), base.parameters(), strict=True))
+    refit = fit_masks(base, split, cfg, batch_size=8, seed=0)
+    assert all(torch.equal(method.masks.outputs[k], v) for k, v in refit.masks.outputs.items())
+    images = torch.from_numpy(np.asarray(split.images[:2]))
+    torch.testing.assert_close(method.sample_instances(images, 2, [0, 1], seed=3),
+                               SubEnsemble(base, refit.masks).sample_instances(images, 2, [0, 1], seed=3))
+    with pytest.raises(InputError, match="does not fit"):
+        load_subensemble_method(NoisyNet(width=4), out)

@@ -11,9 +11,10 @@ from (seed, epoch), as in base training.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,15 +22,17 @@ from torch import Tensor
 
 from uqseg.data.contract import Split
 from uqseg.epistemic.subensemble import (
+    SubEnsemble,
     SubensembleMasks,
     attach_masks,
     diversity_term,
+    load_subensemble,
     mask_parameters,
     save_subensemble,
     select_submodel,
     size_penalty,
 )
-from uqseg.errors import NumericalError
+from uqseg.errors import InputError, NumericalError
 from uqseg.nn.base import AleatoricModel
 from uqseg.training.data import train_loader
 from uqseg.training.module import epoch_seed
@@ -129,3 +132,37 @@ def fit_masks(model: AleatoricModel, split: Split, cfg: SubensembleConfig, *, ba
 def write_subensemble(out_path: Path, model: AleatoricModel, fit: MaskFit, cfg: SubensembleConfig) -> Path:
     """Store ``model``'s weights and the fitted hard masks in one safetensors file, with the config as metadata."""
     return save_subensemble(out_path, model.state_dict(), fit.masks, cfg.model_dump(mode="json"))
+
+
+def train_subensemble(model: AleatoricModel, split: Split, cfg: SubensembleConfig, out_dir: Path, *,
+                      batch_size: int, seed: int, device: torch.device | str = "cpu",
+                      limit_batches: int | None = None, record: dict[str, Any] | None = None) -> Path:
+    """Fit the masks of the trained ``model`` on ``split`` and write ``out_dir/subensemble.safetensors``, ``run.json``
+    (``record`` plus the per-epoch objective) and the ``COMPLETE`` marker last; returns at once when complete."""
+    from uqseg.training import checkpoint as ckpt
+
+    out_dir = Path(out_dir)
+    if ckpt.is_complete(out_dir):
+        return out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    fit = fit_masks(model, split, cfg, batch_size=batch_size, seed=seed, device=device, limit_batches=limit_batches)
+    write_subensemble(out_dir / SUBENSEMBLE_FILE, model, fit, cfg)
+    kept = [float(m.float().mean()) for m in fit.masks.outputs.values()]
+    ckpt.write_run_record(out_dir, {**(record or {}), "subensemble": cfg.model_dump(mode="json"),
+                                    "task_loss": fit.task_loss, "regulariser": fit.regulariser,
+                                    "kept_output_fraction": sum(kept) / len(kept),
+                                    "wall_time_s": time.perf_counter() - start})
+    ckpt.mark_complete(out_dir)
+    return out_dir
+
+
+def load_subensemble_method(model: AleatoricModel, out_dir: Path, *, batched: bool = True) -> SubEnsemble:
+    """The sub-ensemble EU method stored in ``out_dir``: ``model`` (built for the same config) gets the stored base
+    weights, and the stored hard masks give its K instances."""
+    state, masks, _ = load_subensemble(Path(out_dir) / SUBENSEMBLE_FILE)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise InputError(f"the sub-ensemble in {out_dir} does not fit the model: {err}") from None
+    return SubEnsemble(model.eval(), masks, batched=batched)
