@@ -149,6 +149,8 @@ class _Planner:
         predicted = []
         for split in record.evaluated_splits:
             inputs = {"au": au, "eu": eu, "split": split, "inference": infer}
+            if au == "tta":  # its test-time augmentation is in no key of the softmax runs it may share
+                inputs["tta"] = runs[0].model.tta
             params = {"au": au, "eu": eu, "split": split, "runs": runs, "inference": infer,
                       "data": data.params["data"], "out": f"{pred_dir}/{split}.h5"}
             gpus = 1.0 if infer.device.startswith("cuda") else 0.0
