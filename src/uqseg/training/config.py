@@ -17,6 +17,27 @@ EXECUTION_FIELDS = frozenset(
 )
 
 
+class SubensembleConfig(BaseModel):
+    """Sub-ensemble mask training (docs/method.md §6 "Sub-ensembles from one network"); defaults as the authors'."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    k: int = Field(5, ge=1, description="Number of sub-models K (EU instances).")
+    epochs: int = Field(10, ge=1, description="Epochs of mask training.")
+    target: float = Field(0.2, gt=0, le=1, description="Target kept fraction of each layer's weights.")
+    size_weight: float = Field(3.0, ge=0, description="Weight of the size penalty.")
+    diversity: Literal["mi", "iou"] = Field("mi", description="mi: −weight × mask MI; iou: +weight × soft IoU.")
+    diversity_weight: float = Field(0.5, ge=0, description="Weight of the diversity term.")
+    input_masks: bool = Field(False, description="Also mask input channels.")
+    lr: float = Field(0.1, gt=0, description="Adam learning rate of the mask logits.")
+    temperature: float = Field(1.0, gt=0, description="Gumbel-softmax temperature of the first epoch.")
+    temperature_decay: float = Field(0.9, gt=0, le=1, description="Temperature factor per epoch.")
+
+    def temperature_at(self, epoch: int) -> float:
+        """τ of (0-based) ``epoch``: temperature · temperature_decay^epoch."""
+        return self.temperature * self.temperature_decay**epoch
+
+
 class TrainConfig(BaseModel):
     """Resolved training settings; defaults: docs/method.md §7 (AdamW 1e-4, wd 0, batch 32, clip 0.5, EMA 0.999)."""
 
@@ -50,6 +71,9 @@ class TrainConfig(BaseModel):
     checkpoint_every_n_epochs: int = Field(
         1, ge=1, description="Write the resume checkpoint after every N-th epoch (and never mid-epoch)."
     )
+    subensemble: SubensembleConfig = Field(
+        SubensembleConfig(), description="Mask training of the sub-ensemble EU method (after the shared run)."
+    )
 
     @model_validator(mode="after")
     def _check_limits(self) -> TrainConfig:
@@ -64,8 +88,9 @@ class TrainConfig(BaseModel):
 
     def identity(self) -> dict:
         """The fields that define what a run computes (everything but ``EXECUTION_FIELDS``), JSON-ready. The
-        schedule's fields are left out while it is constant, so runs keyed before it existed are found again."""
-        fields = self.model_dump(mode="json")
+        schedule's fields are left out while it is constant, so runs keyed before it existed are found again; the
+        ``subensemble`` section is left out too (only a sub-ensemble run's key holds it, ``uqseg.training.plan``)."""
+        fields = {k: v for k, v in self.model_dump(mode="json").items() if k != "subensemble"}
         if self.lr_schedule == "constant":
             fields = {k: v for k, v in fields.items() if k not in ("lr_schedule", "lr_final")}
         return {k: v for k, v in fields.items() if k not in EXECUTION_FIELDS}

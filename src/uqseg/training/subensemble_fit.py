@@ -14,10 +14,9 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
 from uqseg.data.contract import Split
@@ -34,31 +33,11 @@ from uqseg.epistemic.subensemble import (
 )
 from uqseg.errors import InputError, NumericalError
 from uqseg.nn.base import AleatoricModel
+from uqseg.training.config import SubensembleConfig
 from uqseg.training.data import train_loader
 from uqseg.training.module import epoch_seed
 
 SUBENSEMBLE_FILE = "subensemble.safetensors"
-
-
-class SubensembleConfig(BaseModel):
-    """Sub-ensemble mask training (docs/method.md "Sub-ensembles from one network"); defaults as the authors'."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    k: int = Field(5, ge=1, description="Number of sub-models K (EU instances).")
-    epochs: int = Field(10, ge=1, description="Epochs of mask training.")
-    target: float = Field(0.2, gt=0, le=1, description="Target kept fraction of each layer's weights.")
-    size_weight: float = Field(3.0, ge=0, description="Weight of the size penalty.")
-    diversity: Literal["mi", "iou"] = Field("mi", description="mi: −weight × mask MI; iou: +weight × soft IoU.")
-    diversity_weight: float = Field(0.5, ge=0, description="Weight of the diversity term.")
-    input_masks: bool = Field(False, description="Also mask input channels.")
-    lr: float = Field(0.1, gt=0, description="Adam learning rate of the mask logits.")
-    temperature: float = Field(1.0, gt=0, description="Gumbel-softmax temperature of the first epoch.")
-    temperature_decay: float = Field(0.9, gt=0, le=1, description="Temperature factor per epoch.")
-
-    def temperature_at(self, epoch: int) -> float:
-        """τ of (0-based) ``epoch``: temperature · temperature_decay^epoch."""
-        return self.temperature * self.temperature_decay**epoch
 
 
 @dataclass
