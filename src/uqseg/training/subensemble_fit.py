@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
-from uqseg.data.contract import Split
+from uqseg.data.contract import Dataset, Split
 from uqseg.epistemic.subensemble import (
     SubEnsemble,
     SubensembleMasks,
@@ -36,6 +36,10 @@ from uqseg.nn.base import AleatoricModel
 from uqseg.training.config import SubensembleConfig
 from uqseg.training.data import train_loader
 from uqseg.training.module import epoch_seed
+
+if TYPE_CHECKING:
+    from uqseg.training.checkpoint import ModelFactory
+    from uqseg.training.plan import TrainingRun
 
 SUBENSEMBLE_FILE = "subensemble.safetensors"
 
@@ -134,6 +138,24 @@ def train_subensemble(model: AleatoricModel, split: Split, cfg: SubensembleConfi
                                     "wall_time_s": time.perf_counter() - start})
     ckpt.mark_complete(out_dir)
     return out_dir
+
+
+def train_subensemble_run(run: TrainingRun, dataset: Dataset, out_dir: Path, *,
+                          model_factory: ModelFactory | None = None) -> Path:
+    """Fit the masks of a ``subensemble`` run on the EMA weights of its shared run, which lives beside ``out_dir``
+    (``training/<shared key>``), and store them in ``out_dir`` (docs/method.md §6 "Sub-ensembles from one
+    network"); ``run.train.subensemble`` configures the fit, ``run.train.batch_size`` its batches."""
+    from uqseg.training.checkpoint import load_trained_model
+    from uqseg.training.train import uses_cuda
+
+    shared = replace(run, family="shared")
+    base = load_trained_model(shared, Path(out_dir).parent / shared.key, weights="ema", model_factory=model_factory)
+    limit = run.train.limit_train_batches
+    return train_subensemble(
+        base, dataset.split("train"), run.train.subensemble, out_dir, batch_size=run.train.batch_size, seed=run.seed,
+        device="cuda" if uses_cuda(run.train) else "cpu", limit_batches=limit if isinstance(limit, int) else None,
+        record={"key": run.key, "run": run.to_dict(), "base_run": shared.key},
+    )
 
 
 def load_subensemble_method(model: AleatoricModel, out_dir: Path, *, batched: bool = True) -> SubEnsemble:
