@@ -1,41 +1,105 @@
-"""The ``uqseg`` command line. Commands are thin: they parse options and call into the layers."""
+"""The ``uqseg`` command line. Commands are thin: they parse options and call into the layers.
+
+Usage errors exit 2 with the usual usage message naming the option; uqseg's own errors exit 2 with one line
+``error: ...``; Ctrl-C exits 130 (docs/reliability.md). ``UQSEG_OUT`` sets ``--out`` and ``UQSEG_DEBUG`` sets
+``--debug``. Only typer is imported here (it brings its own click), and nothing optional such as Ray.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
+from enum import Enum
 from pathlib import Path
 
 import typer
 
+from uqseg import __version__
 from uqseg.errors import UqsegError
+from uqseg.vocabulary import AUModel, EUMethod
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Uncertainty quantification for segmentation.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Uncertainty quantification for segmentation.")
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: show them, prepare LIDC, Chákṣu, QUBIQ or any folder.")
 prepare_app = typer.Typer(no_args_is_help=True, help="Convert a downloaded dataset into uqseg's safe format.")
 app.add_typer(data_app, name="data")
 data_app.add_typer(prepare_app, name="prepare")
 
-_state = {"debug": False}
+DEBUG_ENV, OUT_ENV = "UQSEG_DEBUG", "UQSEG_OUT"
+QUIET_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning")
+PRESET_HELP = "A shipped preset, as in uqseg benchmark (tiny: a smoke test)."
+
+
+class Preset(str, Enum):
+    """The shipped presets (``uqseg/presets/*.yaml``)."""
+
+    QUICK = "quick"
+    STANDARD = "standard"
+    PAPER = "paper"
+    TINY = "tiny"
+
+
+class Executor(str, Enum):
+    """Where the benchmark's steps run."""
+
+    LOCAL = "local"
+    RAY = "ray"
+
+
+class Normalise(str, Enum):
+    """How ``uqseg predict`` scales a user image."""
+
+    DATASET = "dataset"
+    STANDARDISE = "standardise"
+    NONE = "none"
+
+
+def _value(option: Enum | None) -> str | None:
+    return None if option is None else str(option.value)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"uqseg {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
-    _state["debug"] = debug
+def _root(
+    debug: bool = typer.Option(False, "--debug", envvar=DEBUG_ENV, help="Show full tracebacks on errors."),
+    verbose: bool = typer.Option(False, "--verbose", help="Show Lightning's banner lines and tips."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print uqseg's version and exit."),
+) -> None:
+    """Uncertainty quantification for segmentation."""
+    if not verbose:
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @data_app.command("show")
 def data_show(
     name: str = typer.Argument(..., help="Registered dataset name, e.g. synthetic-lidc."),
     out: Path = typer.Option(None, "--out", help="PNG path (default: <name>.png)."),
-    n: int = typer.Option(4, "--n", help="Number of images to show."),
-    cache_dir: Path = typer.Option(Path("runs/data-cache"), "--cache-dir", help="Where generated data is cached."),
+    n: int = typer.Option(4, "--n", help="Number of images to show (at most 16)."),
+    cache_dir: Path = typer.Option(None, "--cache-dir",
+                                   help="Where generated data is cached (default: $XDG_CACHE_HOME/uqseg or "
+                                   "~/.cache/uqseg)."),
     seed: int = typer.Option(0, "--seed", help="Generator seed of a synthetic dataset."),
     root: Path = typer.Option(None, "--root", help="Prepared dataset directory (real lidc / chaksu)."),
 ) -> None:
     """Write a PNG grid of images, annotators, the oracle variance and each OOD shift."""
     from uqseg.data.show import show_dataset
+    from uqseg.errors import ConfigError
+    from uqseg.experiments.command import check_out_dir, shown_count, user_cache_dir
 
-    path = show_dataset(name, out or Path(f"{name}.png"), n=n, cache_dir=cache_dir, seed=seed, root=root)
+    target = out or Path(f"{name}.png")
+    if target.is_dir():
+        raise ConfigError(f"--out {target} is a directory; give a PNG file path")
+    check_out_dir(target.parent)
+    cache = check_out_dir(cache_dir or user_cache_dir() / "data", "--cache-dir")
+    path = show_dataset(name, target, n=shown_count(n, typer.echo), cache_dir=cache, seed=seed, root=root)
     typer.echo(f"wrote {path}")
 
 
@@ -115,92 +179,99 @@ def prepare_qubiq_command(
 
 @app.command("train")
 def train(
-    dataset: str = typer.Option(..., "--dataset", help="Registered dataset name, e.g. synthetic-lidc."),
-    au: str = typer.Option(..., "--au", help="AU model: softmax, ssn, prob_unet or diffusion."),
-    eu: str = typer.Option(..., "--eu", help="EU method: none, dropout, swag, swag_d or ensemble."),
-    epochs: int = typer.Option(..., "--epochs", help="Training epochs."),
-    out: Path = typer.Option(..., "--out", help="Run directory; runs go to OUT/training/<run-key>/."),
-    seed: int = typer.Option(0, "--seed", help="Base seed; ensemble members derive theirs from it."),
-    ensemble_size: int = typer.Option(5, "--ensemble-size", help="Ensemble members M."),
-    overrides: list[str] = typer.Option([], "--set", help="SECTION.KEY=VALUE, SECTION in train, model, data."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a rich progress bar."),
+    dataset: str = typer.Option(..., "--dataset", help="Dataset name, e.g. synthetic-lidc, or folder:DATA."),
+    combo: str = typer.Option(None, "--combo", help="The combination AU+EU, e.g. ssn+swag."),
+    au: AUModel = typer.Option(None, "--au", help="AU model (with --eu, instead of --combo)."),
+    eu: EUMethod = typer.Option(None, "--eu", help="EU method (with --au, instead of --combo)."),
+    out: Path = typer.Option(..., "--out", envvar=OUT_ENV, help="Run directory (training/ goes below it)."),
+    preset: Preset = typer.Option(Preset.QUICK, "--preset", help=PRESET_HELP),
+    epochs: int = typer.Option(None, "--epochs", help="Training epochs (default: the preset's)."),
+    seed: int = typer.Option(0, "--seed", help="Study seed; ensemble members derive theirs from it."),
+    overrides: list[str] = typer.Option([], "--set", help="KEY.SUBKEY=VALUE, as in uqseg benchmark."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress display."),
 ) -> None:
-    """Train every run the combination AU+EU needs (docs/method.md §6, §7) and print where each one is."""
-    from uqseg.training.config import make_train_config
-    from uqseg.training.runner import make_model_config, parse_overrides, train_combination
+    """Train every run one combination needs (docs/method.md §6, §7), sized from the dataset; resumes."""
+    from rich.console import Console
 
-    sets = parse_overrides(overrides)
-    done = train_combination(
-        au,
-        eu,
-        dataset=dataset,
-        dataset_options=sets["data"],
-        model=make_model_config(sets["model"]),
-        train=make_train_config(**{"epochs": epochs, "seed": seed, **sets["train"]}),
-        root=out,
-        seed=seed,
-        ensemble_size=ensemble_size,
-        progress=progress,
-    )
-    for run, path in done:
-        typer.echo(f"{run.name} {run.key}: {path}")
+    from uqseg.experiments.command import combination_command, combo_option
+
+    combination_command(stage="train", dataset=dataset, combo=combo_option(combo, _value(au), _value(eu)), out=out,
+                        preset=preset.value, seed=seed, epochs=epochs, overrides=overrides, progress=progress,
+                        console=Console())
 
 
 @app.command("evaluate")
 def evaluate(
-    dataset: str = typer.Option(..., "--dataset", help="Registered dataset name, e.g. synthetic-lidc."),
-    combo: str = typer.Option(..., "--combo", help="The combination AU+EU, e.g. ssn+swag."),
-    epochs: int = typer.Option(..., "--epochs", help="Training epochs (runs already trained are reused)."),
-    out: Path = typer.Option(..., "--out", help="Run directory (training/, predictions/, metrics/ go below it)."),
-    seed: int = typer.Option(0, "--seed", help="Base seed of training and inference."),
-    overrides: list[str] = typer.Option([], "--set", help="SECTION.KEY=VALUE, SECTION in train, model, data, infer."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a rich progress bar."),
+    dataset: str = typer.Option(..., "--dataset", help="Dataset name, e.g. synthetic-lidc, or folder:DATA."),
+    combo: str = typer.Option(None, "--combo", help="The combination AU+EU, e.g. ssn+swag."),
+    au: AUModel = typer.Option(None, "--au", help="AU model (with --eu, instead of --combo)."),
+    eu: EUMethod = typer.Option(None, "--eu", help="EU method (with --au, instead of --combo)."),
+    out: Path = typer.Option(..., "--out", envvar=OUT_ENV,
+                             help="Run directory (training/, predictions/, metrics/ go below it)."),
+    preset: Preset = typer.Option(Preset.QUICK, "--preset", help=PRESET_HELP),
+    epochs: int = typer.Option(None, "--epochs", help="Training epochs (default: the preset's)."),
+    seed: int = typer.Option(0, "--seed", help="Study seed of training and inference."),
+    overrides: list[str] = typer.Option([], "--set", help="KEY.SUBKEY=VALUE, as in uqseg benchmark."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress display."),
 ) -> None:
-    """Train (if needed), predict every split and evaluate one combination; write its tidy metrics table."""
-    from uqseg.inference.cli_support import run_evaluate
+    """Train (if needed), predict every split and evaluate one combination; print its main figures."""
+    from rich.console import Console
 
-    path = run_evaluate(dataset, combo, epochs=epochs, out=out, seed=seed, overrides=overrides, progress=progress)
-    typer.echo(f"wrote {path}")
+    from uqseg.experiments.command import combination_command, combo_option
+
+    combination_command(stage="evaluate", dataset=dataset, combo=combo_option(combo, _value(au), _value(eu)),
+                        out=out, preset=preset.value, seed=seed, epochs=epochs, overrides=overrides,
+                        progress=progress, console=Console())
 
 
 @app.command("predict")
 def predict(
-    run_dir: Path = typer.Argument(..., help="Run directory holding trained runs under training/."),
-    combo: str = typer.Option(..., "--combo", help="The combination AU+EU, e.g. ssn+swag."),
+    run_dir: Path = typer.Argument(..., help="Run directory of uqseg train, evaluate or benchmark."),
     image: Path = typer.Option(..., "--image", help="A PNG, JPG (any Pillow image) or NPY (H×W or C×H×W) image."),
+    combo: str = typer.Option(None, "--combo", help="The combination AU+EU, e.g. ssn+swag."),
+    au: AUModel = typer.Option(None, "--au", help="AU model (with --eu, instead of --combo)."),
+    eu: EUMethod = typer.Option(None, "--eu", help="EU method (with --au, instead of --combo)."),
     out: Path = typer.Option(None, "--out",
                              help="Output folder (default: RUN_DIR/predict/<image name>-<path hash>/<combo>)."),
-    dataset: str = typer.Option(None, "--dataset", help="Dataset of the trained runs, if several."),
-    seed: int = typer.Option(None, "--seed", help="Seed of the trained runs, if several."),
-    normalise: str = typer.Option("dataset", "--normalise", help="dataset, standardise or none."),
-    overrides: list[str] = typer.Option([], "--set", help="infer.KEY=VALUE inference settings."),
+    dataset: str = typer.Option(None, "--dataset", help="Dataset of the trained runs, if the run has several."),
+    seed: int = typer.Option(None, "--seed", help="Study seed of the trained runs, if the run has several."),
+    normalise: Normalise = typer.Option(Normalise.DATASET, "--normalise", help="How the image is scaled."),
+    overrides: list[str] = typer.Option([], "--set", help="inference.KEY=VALUE, as in uqseg benchmark."),
 ) -> None:
     """Write a figure of the image, AU samples and the TU/AU/EU maps, plus the maps as .npy, for one image."""
-    from uqseg.inference.cli_support import run_predict
+    from uqseg.experiments.command import check_input_file, check_out_dir, check_run_dir, combo_option
+    from uqseg.experiments.image import predict_image
 
-    paths = run_predict(run_dir, combo, image, out=out, dataset=dataset, seed=seed, normalise=normalise,
-                        overrides=overrides)
+    check_run_dir(run_dir)
+    check_input_file(image, "--image")
+    paths = predict_image(run_dir, combo_option(combo, _value(au), _value(eu)), image,
+                          check_out_dir(out) if out is not None else None, dataset=dataset, seed=seed,
+                          normalise=normalise.value, overrides=overrides)
     for name, path in paths.items():
         typer.echo(f"{name}: {path}")
 
 
 @app.command("benchmark")
 def benchmark(
-    preset: str = typer.Option("quick", "--preset", help="quick, standard, paper, tiny, or a YAML file."),
+    preset: str = typer.Option("quick", "--preset", metavar="[quick|standard|paper|tiny|FILE]",
+                               help="A shipped preset or a YAML file."),
     datasets: list[str] = typer.Option(None, "--datasets", help="Registered datasets (comma-separated or repeated)."),
     combos: list[str] = typer.Option(None, "--combos", help="AU+EU combinations (comma-separated or repeated)."),
     seeds: int = typer.Option(None, "--seeds", help="Number of seeds: 0..N-1."),
-    out: Path = typer.Option(None, "--out", help="Run directory (default: runs/<preset>)."),
-    executor: str = typer.Option(None, "--executor", help="local or ray."),
+    out: Path = typer.Option(None, "--out", envvar=OUT_ENV, help="Run directory (default: runs/<preset>)."),
+    executor: Executor = typer.Option(None, "--executor", help="Where steps run (default: the preset's, local)."),
     ray_address: str = typer.Option(None, "--ray-address", help="Ray cluster address (with --executor ray)."),
     overrides: list[str] = typer.Option([], "--set", help="KEY.SUBKEY=VALUE preset override, e.g. train.epochs=5."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress display."),
 ) -> None:
     """Run the whole study (train, infer, evaluate, report); resumes where it stopped."""
+    from uqseg.errors import ConfigError
     from uqseg.experiments.command import benchmark_command
 
-    benchmark_command(preset=preset, datasets=datasets, combos=combos, seeds=seeds, out=out, executor=executor,
-                      ray_address=ray_address, overrides=overrides, progress=progress)
+    if ray_address is not None and executor is not Executor.RAY:
+        raise ConfigError("--ray-address needs --executor ray")
+    benchmark_command(preset=preset, datasets=datasets, combos=combos, seeds=seeds, out=out,
+                      executor=_value(executor), ray_address=ray_address, overrides=overrides, progress=progress)
 
 
 @app.command("report")
@@ -208,16 +279,17 @@ def report(
     run_dir: Path = typer.Argument(..., help="Run directory holding results.parquet (e.g. from uqseg benchmark)."),
 ) -> None:
     """Write RUN_DIR/report/index.html: the paper's tables and figures (PNG, PDF, CSV, Markdown) from the run."""
-    from uqseg.report import build_report
+    from uqseg.experiments.command import report_command
 
-    typer.echo(f"wrote {build_report(run_dir)}")
+    typer.echo(f"wrote {report_command(run_dir)}")
 
 
 @app.command("models")
 def models(
     image_size: int = typer.Option(128, "--image-size", help="Input height and width."),
     base_width: int = typer.Option(32, "--base-width", help="Channels of the first level."),
-    channel_mult: str = typer.Option("1,2,4,8", "--channel-mult", help="Per-level channel multipliers."),
+    channel_mult: str = typer.Option("1,2,4,8", "--channel-mult",
+                                     help="Per-level channel multipliers: 1,2,4,8 or [1,2,4,8]."),
     num_res_blocks: int = typer.Option(2, "--res-blocks", help="ResBlocks per encoder level."),
     attention_levels: str = typer.Option("-2,-1", "--attention-levels", help="Levels with attention (-1 = deepest)."),
     num_heads: int = typer.Option(4, "--heads", help="Attention heads."),
@@ -226,15 +298,16 @@ def models(
     variant: str = typer.Option("code", "--variant", help="code (paper counts) or appendix (avg-pool, add skips)."),
 ) -> None:
     """Print each AU model's parameter count for a backbone config (default: the paper's)."""
-    from uqseg.nn.sizes import make_config, parse_ints, size_table
+    from uqseg.experiments.command import int_list
+    from uqseg.nn.sizes import make_config, size_table
 
     cfg = make_config(
         {
             "image_size": image_size,
             "base_width": base_width,
-            "channel_mult": parse_ints(channel_mult, "--channel-mult"),
+            "channel_mult": int_list(channel_mult, "--channel-mult"),
             "num_res_blocks": num_res_blocks,
-            "attention_levels": parse_ints(attention_levels, "--attention-levels"),
+            "attention_levels": int_list(attention_levels, "--attention-levels"),
             "num_heads": num_heads,
             "num_classes": num_classes,
             "in_channels": in_channels,
@@ -242,12 +315,6 @@ def models(
         }
     )
     typer.echo(size_table(cfg))
-
-
-def _interrupted() -> None:
-    """Exit 130 with one line, as a shell does for a command stopped by Ctrl-C (docs/reliability.md)."""
-    typer.echo("interrupted", err=True)
-    sys.exit(130)
 
 
 def main() -> None:
@@ -262,9 +329,10 @@ def main() -> None:
         seen.append(signum)
         raise KeyboardInterrupt
 
+    debug = "--debug" in sys.argv[1:] or os.environ.get(DEBUG_ENV, "").lower() in ("1", "true", "yes", "on")
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        code = _run("--debug" in sys.argv[1:], seen)
+        code = _run(debug, seen)
     finally:
         signal.signal(signal.SIGINT, previous)
     if seen or code == 130:
@@ -273,10 +341,20 @@ def main() -> None:
     sys.exit(code)
 
 
+def _usage_error(err: BaseException) -> int | None:
+    """Show a click usage error (typer's own click, whichever it is) as click does; its exit code, or None when
+    ``err`` is not one. Duck-typed so this module never imports click."""
+    show, code = getattr(err, "show", None), getattr(err, "exit_code", None)
+    if not callable(show) or not isinstance(code, int):
+        return None
+    show()
+    return code
+
+
 def _run(debug: bool, seen: list[int]) -> int:
     """Run the app and return the exit code; 130 when interrupted (``seen`` holds the SIGINTs received)."""
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="uqseg")
         return code if isinstance(code, int) else 0
     except KeyboardInterrupt:
         return 130
@@ -295,14 +373,12 @@ def _run(debug: bool, seen: list[int]) -> int:
             return code or 0
         typer.echo(str(code), err=True)
         return 1
-    except Exception as err:  # click usage errors and the like
-        import click
-
-        if seen or isinstance(err, click.exceptions.Abort):
+    except Exception as err:
+        if seen or type(err).__name__ == "Abort":
             return 130
-        if isinstance(err, click.ClickException):
-            err.show()
-            return err.exit_code
+        usage = _usage_error(err)
+        if usage is not None:
+            return usage
         if debug:
             raise
         typer.echo(f"error: {type(err).__name__}: {err} (run with --debug for the traceback)", err=True)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 from epistemic_doubles import NoisyNet
 from pydantic import BaseModel, ConfigDict
 
 from uqseg.data.contract import Dataset, DatasetInfo, Split
-from uqseg.training.plan import TrainingRun
+from uqseg.training.plan import TrainingRun, run_directory, runs_for_combination
 
 
 class TinyConfig(BaseModel):
@@ -49,3 +52,26 @@ def tiny_dataset(sizes: dict[str, int] | None = None, size: int = 16, annotators
 
     info = DatasetInfo("tiny", 2, 1, annotators, (size, size), ("ood-noise",))
     return Dataset(info, {name: make(name, n) for name, n in sizes.items()})
+
+
+def train_doubles(root: Path, au: str, eu: str, data: Dataset, model: BaseModel, train: Any,
+                  ensemble_size: int) -> list[tuple[TrainingRun, Path]]:
+    """Train every run ``au+eu`` needs with the test-double network into ``root/training/<key>``."""
+    from uqseg.training.train import train_run
+
+    runs = runs_for_combination(au, eu, dataset="tiny", dataset_options={}, seed=0, model=model, train=train,
+                                ensemble_size=ensemble_size)
+    return [(run, train_run(run, data, run_directory(root, run), progress=False, model_factory=tiny_factory))
+            for run in runs]
+
+
+def evaluate_doubles(root: Path, au: str, eu: str, data: Dataset, train: Any, infer: Any) -> Path:
+    """Train (test doubles), predict every evaluated split into ``root/predictions`` and return that folder."""
+    from uqseg.inference.predict import load_method, predict_split
+
+    done = train_doubles(root, au, eu, data, TinyConfig(), train, infer.ensemble_size)
+    method = load_method(au, eu, [p for _, p in done], [r for r, _ in done], infer, model_factory=tiny_factory)
+    out = root / "predictions"
+    for split in ("val", "test", *data.info.ood_splits):
+        predict_split(au, eu, method, data.split(split), out / f"{split}.h5", infer)
+    return out

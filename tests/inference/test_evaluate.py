@@ -1,4 +1,4 @@
-"""Evaluation of stored predictions and one combination end to end with test doubles."""
+"""Evaluation of stored predictions of one combination, trained and predicted with test doubles."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from inference_doubles import TinyConfig, tiny_dataset, tiny_factory
+from inference_doubles import evaluate_doubles, tiny_dataset
 
 from uqseg.errors import InputError, NumericalError
-from uqseg.inference.combination import evaluate_combination, metrics_path, predictions_dir
 from uqseg.inference.config import InferenceConfig
 from uqseg.inference.evaluate import evaluate_predictions
 from uqseg.training.config import TrainConfig
@@ -22,38 +21,22 @@ EXPECTED = {("AMB", "ncc"), ("AMB", "ncc_oracle"), ("CAL", "ace_global"), ("CAL"
 
 
 def _run(tmp_path, eu: str, au: str = "ssn") -> pd.DataFrame:
-    return evaluate_combination(
-        au, eu, dataset="tiny", dataset_options={}, model=TinyConfig(), train=TRAIN, inference=INFER,
-        root=tmp_path, seed=0, progress=False, model_factory=tiny_factory, data=tiny_dataset(),
-    )
+    return evaluate_predictions(evaluate_doubles(tmp_path, au, eu, tiny_dataset(), TRAIN, INFER), tiny_dataset())
 
 
 @pytest.mark.parametrize("au,eu", [("ssn", "none"), ("ssn", "dropout"), ("ssn", "swag"), ("softmax", "ensemble")])
 def test_combination_end_to_end(tmp_path, au: str, eu: str) -> None:
     table = _run(tmp_path, eu, au)
-    assert list(table.columns[:4]) == ["dataset", "seed", "au", "eu"]
     assert set(zip(table.task, table.metric, strict=True)) == EXPECTED
     assert set(table.split) == {"test", "ood-noise"}
     ok = table[table.status == "ok"]
     assert np.isfinite(ok.value).all() and (table.status != "ok").sum() <= 2
     assert table[table.task != "OODD"].groupby(["task", "metric"]).size().min() >= 1
-    saved = pd.read_parquet(metrics_path(tmp_path, "tiny", 0, au, eu))
-    pd.testing.assert_frame_equal(saved, table)
-    assert metrics_path(tmp_path, "tiny", 0, au, eu).with_suffix(".csv").is_file()
-
-
-def test_rerun_reuses_predictions_and_gives_same_table(tmp_path) -> None:
-    first = _run(tmp_path, "swag_d")
-    files = sorted(predictions_dir(tmp_path, "tiny", 0, "ssn", "swag_d").glob("*.h5"))
-    stamps = [f.stat().st_mtime_ns for f in files]
-    second = _run(tmp_path, "swag_d")
-    assert [f.stat().st_mtime_ns for f in files] == stamps and len(files) == 3
-    pd.testing.assert_frame_equal(first, second)
 
 
 def test_alignment_and_nan_checks(tmp_path) -> None:
     _run(tmp_path, "none")
-    pred_dir = predictions_dir(tmp_path, "tiny", 0, "ssn", "none")
+    pred_dir = tmp_path / "predictions"
     with pytest.raises(InputError, match=r"val\.h5.*5 images"):
         evaluate_predictions(pred_dir, tiny_dataset({"val": 5}))
     with pytest.raises(InputError, match=r"val\.h5.*32×32"):

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from uqseg.errors import InputError
-from uqseg.inference.cli_support import predict_folder
+from uqseg.experiments.image import predict_folder
 from uqseg.inference.user_image import read_image, to_image_size, to_model_input
 
 H, W = 6, 8

@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from uqseg.atomic import remove_stale_temporaries, write_text_atomic
-from uqseg.experiments.config import BenchmarkConfig
+from uqseg.experiments.config import GEOMETRY_FIELDS, BenchmarkConfig
 from uqseg.experiments.dag import StepGraph
 from uqseg.experiments.environment import environment_record, write_environment
 from uqseg.experiments.executors import make_executor
 from uqseg.experiments.lock import RunLock
 from uqseg.experiments.paths import CONFIG_FILE, RESULTS_PARQUET
+from uqseg.experiments.preflight import check_study
 from uqseg.experiments.progress import ProgressDisplay
 from uqseg.experiments.steps import Outcome, Step, StepLog, now, read_step_log
-from uqseg.experiments.study import data_steps, study_graph
+from uqseg.experiments.study import data_steps, read_data_record, study_graph
 
 
 @dataclass
@@ -70,17 +72,29 @@ def total_stage_wall(run_dir: Path) -> dict[str, float]:
     return dict(totals)
 
 
-def write_config(cfg: BenchmarkConfig, run_dir: Path) -> Path:
-    """Write the resolved config to ``RUN_DIR/config.yaml`` atomically."""
-    text = yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+def write_config(cfg: BenchmarkConfig, run_dir: Path, geometry: Mapping[str, Mapping[str, int]] | None = None) -> Path:
+    """Write the resolved config to ``RUN_DIR/config.yaml`` atomically. The model's geometry comes from each
+    dataset, so the global ``model`` section leaves it out unless the config set it, and ``geometry`` (per dataset,
+    once the data steps recorded it) goes into ``datasets.<name>.model``: the file says what ran."""
+    raw = cfg.model_dump(mode="json")
+    for key in GEOMETRY_FIELDS:
+        if key not in cfg.model.model_fields_set:
+            raw["model"].pop(key)
+    for name, values in (geometry or {}).items():
+        raw["datasets"][name]["model"].update(values)
+    text = yaml.safe_dump(raw, sort_keys=False, allow_unicode=True)
     return write_text_atomic(Path(run_dir) / CONFIG_FILE, text)
 
 
-def run_benchmark(cfg: BenchmarkConfig, run_dir: Path | str, *, progress: bool = True) -> BenchmarkRun:
+def run_benchmark(cfg: BenchmarkConfig, run_dir: Path | str, *, progress: bool = True,
+                  kinds: Collection[str] | None = None) -> BenchmarkRun:
     """Run the study ``cfg`` in ``run_dir`` (created if needed) and return where its results are.
 
-    Raises LockedError at once when another process holds the run directory.
+    ``kinds`` keeps only the steps of those kinds after the data steps (``uqseg train`` runs the training steps,
+    ``uqseg evaluate`` up to the metrics). Everything is checked (``preflight.check_study``) before the run
+    directory is created. Raises LockedError at once when another process holds the run directory.
     """
+    check_study(cfg)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     ex = cfg.execution
@@ -99,7 +113,10 @@ def run_benchmark(cfg: BenchmarkConfig, run_dir: Path | str, *, progress: bool =
             data = data_steps(cfg)
             display.add(data)
             executor.run(StepGraph(data), run_dir, recorder)
+            write_config(cfg, run_dir, {name: read_data_record(run_dir, name).geometry for name in cfg.datasets})
             graph = study_graph(cfg, run_dir, data)
+            if kinds is not None:
+                graph = StepGraph([s for s in graph.order() if s.kind in kinds], satisfied=graph.satisfied)
             display.add(graph.order())
             executor.run(graph, run_dir, recorder)
         wall = time.perf_counter() - t0

@@ -93,7 +93,6 @@ def run_metrics(step: Step, run_dir: Path) -> None:
     replicates (resamples seeded by dataset, seed and split) into ``<name>.bootstrap.parquet`` beside it."""
     from uqseg.atomic import write_bytes_atomic
     from uqseg.experiments.paths import replicates_path
-    from uqseg.inference.combination import write_table
     from uqseg.inference.evaluate import stream_predictions
 
     p = step.params
@@ -107,7 +106,10 @@ def run_metrics(step: Step, run_dir: Path) -> None:
     buffer = io.BytesIO()
     replicates.to_parquet(buffer, index=False)
     write_bytes_atomic(replicates_path(out), buffer.getvalue())  # before the table, whose presence marks the step done
-    write_table(table, out)
+    buffer = io.BytesIO()
+    table.to_parquet(buffer, index=False)
+    write_bytes_atomic(out, buffer.getvalue())
+    write_text_atomic(out.with_suffix(".csv"), table.to_csv(index=False))
 
 
 def run_results(step: Step, run_dir: Path) -> None:

@@ -91,6 +91,17 @@ def read_data_record(run_dir: Path, name: str) -> DataRecord:
             from None
 
 
+def combination_runs(cfg: BenchmarkConfig, record: DataRecord, dataset: str, seed: int, au: str,
+                     eu: str) -> list[TrainingRun]:
+    """The training runs ``au+eu`` needs on ``dataset`` with study seed ``seed``, the model sized by the dataset's
+    ``record`` (docs/method.md §6 shared runs), member 1 first."""
+    return runs_for_combination(
+        au, eu, dataset=dataset, dataset_options=cfg.datasets[dataset].options, seed=seed,
+        model=model_config(cfg, dataset, au, record.geometry), train=train_config(cfg, dataset, au, seed),
+        ensemble_size=cfg.inference.ensemble_size,
+    )
+
+
 def _gpus(train: TrainConfig) -> float:
     if train.accelerator not in ("cuda", "gpu"):
         return 0.0
@@ -120,12 +131,7 @@ class _Planner:
         self.trained: dict[str, Step] = {}
 
     def runs(self, dataset: str, seed: int, au: str, eu: str) -> list[TrainingRun]:
-        geometry = self.records[dataset].geometry
-        return runs_for_combination(
-            au, eu, dataset=dataset, dataset_options=self.cfg.datasets[dataset].options, seed=seed,
-            model=model_config(self.cfg, dataset, au, geometry), train=train_config(self.cfg, dataset, au, seed),
-            ensemble_size=self.cfg.inference.ensemble_size,
-        )
+        return combination_runs(self.cfg, self.records[dataset], dataset, seed, au, eu)
 
     def training_step(self, dataset: str, seed: int, run: TrainingRun) -> Step:
         if run.key not in self.trained:
