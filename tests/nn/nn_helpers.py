@@ -1,4 +1,5 @@
-"""Tiny nets, toy batches and a training loop for the nn tests (width 8, 16×16)."""
+"""Tiny nets, toy batches and a training loop for the nn tests (width 8, 16×16); the generic model tests run on
+every AU model, TTA included."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import torch
 
 from uqseg.nn import ModelConfig
 
-AU_MODELS = ("softmax", "ssn", "prob_unet", "diffusion")
+AU_MODELS = ("softmax", "ssn", "prob_unet", "diffusion", "tta")
 
 
 def tiny_config(**overrides) -> ModelConfig:
