@@ -91,6 +91,8 @@ class TrainingRun:
         identity["train"] = self.train.identity()
         if self.au != "tta":
             identity["model"] = {k: v for k, v in identity["model"].items() if k != "tta"}
+        elif isinstance(identity["model"].get("tta"), dict):  # the test-time set does not change training
+            identity["model"]["tta"] = {k: v for k, v in identity["model"]["tta"].items() if k != "augment"}
         blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
         object.__setattr__(self, "_key", hashlib.sha256(blob.encode()).hexdigest()[:KEY_LENGTH])
 
