@@ -51,6 +51,9 @@ def test_the_tta_settings_change_no_softmax_key_and_training_augmentation_gets_i
     (weak,) = runs_for_combination("tta", "swag", **options(train_augment="weak"))
     (strong,) = runs_for_combination("tta", "swag", **options(train_augment="strong"))
     assert weak.au == "tta" and len({plain.key, weak.key, strong.key}) == 3
+    (weak_strong_tests,) = runs_for_combination("tta", "swag", **options(train_augment="weak", augment="strong"))
+    (weak_noisier,) = runs_for_combination("tta", "swag", **options(train_augment="weak", noise_variance=(0, 0.1)))
+    assert weak_strong_tests.key == weak.key and weak_noisier.key != weak.key
     assert training_au("tta", tiny_config()) == "softmax"
     assert training_au("tta", tiny_config(tta=TTAConfig(train_augment="weak"))) == "tta"
     assert training_au("ssn", tiny_config()) == "ssn"
