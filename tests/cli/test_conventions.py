@@ -16,7 +16,6 @@ import pytest
 from cli_runner import run_uqseg
 from uqseg.errors import ConfigError
 from uqseg.experiments.lock import RunLock
-from uqseg.experiments.preflight import check_ray_address
 
 TINY = ["--preset", "tiny", "--no-progress"]
 
@@ -112,6 +111,8 @@ def test_evaluate_refuses_a_benchmark_run_directory(tmp_path, monkeypatch, capsy
 
 
 def test_silent_ray_address_fails_within_the_timeout() -> None:
+    from uqseg.experiments.preflight import check_ray_address
+
     with socket.socket() as server:  # accepts connections (the kernel's backlog) but never answers
         server.bind(("127.0.0.1", 0))
         server.listen(1)
