@@ -85,12 +85,11 @@ def _batch(rng, n, shift=0.0):
     x = rng.random((3, 2, n, 2, 10, 13)) + shift
     m = decompose(x / x.sum(-3, keepdims=True))
     ann = (rng.random((n, 3, 10, 13)) < 0.3 + 0.4 * m.mean[:, 1:2]).astype(np.int64)
-    return {"tu": m.tu, "au": m.au, "eu": m.eu, "mean": m.mean, "annotations": ann,
-            "samples": x[0] / x[0].sum(2, keepdims=True)}
+    return {"tu": m.tu, "au": m.au, "eu": m.eu, "mean": m.mean, "annotations": ann}
 
 
 def _take(batch, idx):
-    return {k: (v[:, idx] if k == "samples" else v[idx]) for k, v in batch.items()}
+    return {k: v[idx] for k, v in batch.items()}
 
 
 def test_evaluator_replicates_equal_reevaluating_the_resampled_images():

@@ -46,7 +46,7 @@ def test_streamed_platt_and_ace_match_sklearn_at_every_scale(scale: float) -> No
     ct = pixel_correctness(test["annotations"], test["mean"].argmax(1))
     conf_ref = np.broadcast_to(platt_confidence(test["eu"], a_ref, b_ref)[:, None], ct.shape)
     row = ev.results().query("split == 'test' and measure == 'EU' and metric == 'ace_global'").value.item()
-    assert row == pytest.approx(ace(conf_ref, ct), abs=1e-3)
+    assert row == pytest.approx(ace(ct, conf_ref), abs=1e-3)
 
 
 @pytest.mark.parametrize("scale", SCALES)

@@ -36,7 +36,7 @@ def test_stored_ged_gives_the_same_table_as_sample_labels():
         ev.add_validation(val)
         for split, batch in (("test", test), ("ood", ood)):
             if stored:
-                geds = instance_ged(batch["sample_labels"], batch["annotations"])
+                geds = instance_ged(batch["annotations"], batch["sample_labels"])
                 batch = {**{k: v for k, v in batch.items() if k != "sample_labels"},
                          "ged_dice": geds["dice"].mean(0), "ged_iou": geds["iou"].mean(0)}
             ev.add(split, batch)

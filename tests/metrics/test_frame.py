@@ -30,10 +30,10 @@ def test_flat_map_scores_one_and_a_frame_scores_its_contrast():
     ann = np.zeros((1, 2, 12, 12), dtype=np.int64)
     ann[0, 0, 5:7, 5:8] = 1
     flat = np.full((1, 12, 12), 0.3)
-    assert frame_ratio(flat, ann) == pytest.approx(1.0)
+    assert frame_ratio(ann, flat) == pytest.approx(1.0)
     framed = flat.copy()
     framed[0, :2, :] = framed[0, -2:, :] = framed[0, :, :2] = framed[0, :, -2:] = 0.9
-    assert frame_ratio(framed, ann) == pytest.approx(3.0)
+    assert frame_ratio(ann, framed) == pytest.approx(3.0)
 
 
 def test_a_map_that_decays_with_distance_from_the_objects_scores_one():
@@ -43,7 +43,7 @@ def test_a_map_that_decays_with_distance_from_the_objects_scores_one():
 
     distance = np.floor(distance_transform_edt(ann[0, 0] == 0))
     decaying = np.exp(-distance / 3.0)[None]
-    assert frame_ratio(decaying, ann) == pytest.approx(1.0)
+    assert frame_ratio(ann, decaying) == pytest.approx(1.0)
 
 
 def test_matches_brute_force_on_random_non_symmetric_images():
@@ -53,12 +53,14 @@ def test_matches_brute_force_on_random_non_symmetric_images():
     ann[0, 1, 2:5, 3:9] = 1
     ann[1, 0, 6:9, 8:12] = 2
     u[:, 0, :] += 2.0
-    assert frame_ratio(u, ann, ring=2) == pytest.approx(_brute_force(u, ann, 2))
-    assert frame_ratio(u, ann, ring=1) == pytest.approx(_brute_force(u, ann, 1))
+    assert frame_ratio(ann, u, ring=2) == pytest.approx(_brute_force(u, ann, 2))
+    assert frame_ratio(ann, u, ring=1) == pytest.approx(_brute_force(u, ann, 1))
 
 
 def test_bad_input_is_named():
     with pytest.raises(InputError, match="annotations"):
-        frame_ratio(np.zeros((2, 8, 8)), np.zeros((2, 1, 8, 9), dtype=np.int64))
+        frame_ratio(np.zeros((2, 1, 8, 9), dtype=np.int64), np.zeros((2, 8, 8)))
     with pytest.raises(InputError, match="ring"):
-        frame_ratio(np.zeros((1, 4, 4)), np.zeros((1, 1, 4, 4), dtype=np.int64), ring=2)
+        frame_ratio(np.zeros((1, 1, 4, 4), dtype=np.int64), np.zeros((1, 4, 4)), ring=2)
+    with pytest.raises(InputError, match=r"swapped.*frame_ratio\(annotations, maps\)"):
+        frame_ratio(np.zeros((2, 8, 8)), np.zeros((2, 1, 8, 8), dtype=np.int64))

@@ -45,7 +45,7 @@ def test_annotator_variance_and_correctness():
 def test_ace_hand_and_bruteforce_and_all_correct():
     conf = np.array([0.1, 0.12, 0.9, 1.0])
     corr = np.array([0, 1, 1, 1])
-    assert ace(conf, corr, bins=2) == pytest.approx((abs(0.5 - 0.11) + abs(1 - 0.95)) / 2)
+    assert ace(corr, conf, bins=2) == pytest.approx((abs(0.5 - 0.11) + abs(1 - 0.95)) / 2)
     rng = np.random.default_rng(1)
     c, y = rng.random(500), (rng.random(500) < 0.7).astype(float)
     errs = []
@@ -53,8 +53,8 @@ def test_ace_hand_and_bruteforce_and_all_correct():
         m = (c >= k / 20) & ((c < (k + 1) / 20) if k < 19 else (c <= 1))
         if m.any():
             errs.append(abs(y[m].mean() - c[m].mean()))
-    assert ace(c, y) == pytest.approx(np.mean(errs))
-    assert ace(np.full(5, 0.95), np.ones(5)) == pytest.approx(0.05)
+    assert ace(y, c) == pytest.approx(np.mean(errs))
+    assert ace(np.ones(5), np.full(5, 0.95)) == pytest.approx(0.05)
 
 
 def test_platt_matches_sklearn_weighted():
@@ -91,11 +91,11 @@ def test_orientation_matters():
     pred = ann[:, 0]
     assert ncc(u, annotator_variance(ann))[0] > 0.9
     assert ncc(u[:, ::-1], annotator_variance(ann))[0] < 0.9
-    assert dice(pred, ann)[0] != pytest.approx(dice(pred[:, ::-1, ::-1], ann)[0])
+    assert dice(ann, pred)[0] != pytest.approx(dice(ann, pred[:, ::-1, ::-1])[0])
     c = pixel_correctness(ann, pred)
     assert c.mean() != pytest.approx(pixel_correctness(ann, pred[:, :, ::-1]).mean())
     conf = np.broadcast_to((1 - u)[:, None], c.shape)
-    assert ace(conf, c) != pytest.approx(ace(np.broadcast_to((1 - u[:, ::-1])[:, None], c.shape), c))
+    assert ace(c, conf) != pytest.approx(ace(c, np.broadcast_to((1 - u[:, ::-1])[:, None], c.shape)))
 
 
 def test_auroc_matches_sklearn_and_single_class():
@@ -108,12 +108,12 @@ def test_auroc_matches_sklearn_and_single_class():
 def test_dice_and_ged_hand():
     pred = np.array([[[1, 1, 0, 0]]])
     ann = np.array([[[[1, 0, 0, 0]], [[0, 0, 0, 0]]]])
-    assert dice(pred, ann)[0] == pytest.approx((2 / 3 + 0) / 2)
-    assert dice(np.zeros_like(pred), np.zeros_like(ann))[0] == 1.0
+    assert dice(ann, pred)[0] == pytest.approx((2 / 3 + 0) / 2)
+    assert dice(np.zeros_like(ann), np.zeros_like(pred))[0] == 1.0
     s = np.array([[[[1, 1, 0, 0]]], [[[0, 0, 0, 0]]]])
     # d(s0,y0)=1-1/2, d(s0,y1)=1, d(s1,y0)=1, d(s1,y1)=0; d(s0,s1)=1; d(y0,y1)=1
     expect = 2 * (0.5 + 1 + 1 + 0) / 4 - 2 / 4 - 2 / 4
-    assert ged(s, ann)[0] == pytest.approx(expect)
+    assert ged(ann, s)[0] == pytest.approx(expect)
 
 
 def test_entanglement_values():
@@ -137,4 +137,4 @@ def test_ace_matches_netcal_detection_mode():
     rng = np.random.default_rng(4)
     c = rng.random(2000) * 0.6 + 0.3
     y = (rng.random(2000) < c).astype(int)
-    assert ace(c, y) == pytest.approx(ACE(bins=20, detection=True).measure(c, y), abs=1e-12)
+    assert ace(y, c) == pytest.approx(ACE(bins=20, detection=True).measure(c, y), abs=1e-12)

@@ -36,12 +36,12 @@ def test_marker_matches_the_data_layer() -> None:
 def test_dice_ged_and_variance_use_only_present_annotators() -> None:
     ann, pred, present = _batch(0)
     samples = np.random.default_rng(1).integers(0, C, size=(2, 3, ann.shape[0], H, W))
-    got_dice = dice(pred, ann, C)
-    got_ged = instance_ged(samples, ann, C)
+    got_dice = dice(ann, pred, C)
+    got_ged = instance_ged(ann, samples, C)
     got_var = annotator_variance(ann)
     for i, kept in enumerate(present):
-        assert got_dice[i] == pytest.approx(dice(pred[i:i + 1], kept[None], C)[0], abs=1e-12)
-        ged_i = instance_ged(samples[:, :, i:i + 1], kept[None], C)
+        assert got_dice[i] == pytest.approx(dice(kept[None], pred[i:i + 1], C)[0], abs=1e-12)
+        ged_i = instance_ged(kept[None], samples[:, :, i:i + 1], C)
         for d in ("dice", "iou"):
             np.testing.assert_allclose(got_ged[d][:, i], ged_i[d][:, 0], atol=1e-12)
         np.testing.assert_allclose(got_var[i], kept.astype(float).var(0), atol=1e-12)
@@ -59,7 +59,7 @@ def test_bad_absent_maps_are_refused() -> None:
     partly = ann.copy()
     partly[1, 2, 0, 0] = raters.ABSENT
     with pytest.raises(InputError, match="partly ABSENT"):
-        dice(pred, partly, C)
+        dice(partly, pred, C)
     nobody = ann.copy()
     nobody[2] = raters.ABSENT
     with pytest.raises(InputError, match="no annotator present"):

@@ -7,6 +7,7 @@ import pytest
 
 from uqseg.errors import InputError
 from uqseg.metrics import ace, annotator_variance, fit_platt, ncc, platt_confidence
+from uqseg.metrics.batch import EvalBatch
 from uqseg.metrics.rescaling import DEFAULT_FACTORS, FactorSearch, MeanRatio, rescale, rescaled_batch
 
 K = 3
@@ -29,15 +30,18 @@ def test_rescale_forms_the_additive_maps() -> None:
     np.testing.assert_allclose(e, [[[0.1, 0.0], [0.02, 0.03]]])
     np.testing.assert_allclose(tu, [[[0.6, 0.2], [0.12, 0.03]]])
     np.testing.assert_array_equal(a, au)
-    batch = {"tu": au + eu, "au": au, "eu": eu, "pred": np.zeros((1, 2, 2), dtype=np.int64)}
+    batch = EvalBatch(tu=au + eu, au=au, eu=eu, mean=np.full((1, 2, 2, 2), 0.5),
+                      annotations=np.zeros((1, 1, 2, 2), dtype=np.int64), pred=np.zeros((1, 2, 2), dtype=np.int64))
     out = rescaled_batch(batch, 10.0)
-    np.testing.assert_allclose(out["tu"], tu)
-    np.testing.assert_allclose(out["eu"], e)
-    assert out["au"] is au and out["pred"] is batch["pred"] and batch["eu"] is eu  # the input batch is unchanged
+    np.testing.assert_allclose(out.tu, tu)
+    np.testing.assert_allclose(out.eu, e)
+    np.testing.assert_array_equal(out.au, au)
+    assert out.pred is batch.pred and out.mean is batch.mean
+    np.testing.assert_array_equal(batch.eu, eu)  # the input batch is unchanged
     norm = rescaled_batch(batch, 4.0, normalise=True)
-    np.testing.assert_allclose(norm["tu"], (au + 4 * eu) / 5)  # the convex combination, ≤ max(AU, EU)
-    np.testing.assert_allclose(norm["au"], au / 5)
-    np.testing.assert_allclose(norm["eu"], 4 * eu / 5)
+    np.testing.assert_allclose(norm.tu, (au + 4 * eu) / 5)  # the convex combination, ≤ max(AU, EU)
+    np.testing.assert_allclose(norm.au, au / 5)
+    np.testing.assert_allclose(norm.eu, 4 * eu / 5)
     for bad in (0.0, -1.0, np.inf):
         with pytest.raises(InputError, match="factor"):
             rescale(au, eu, bad)
@@ -96,7 +100,7 @@ def test_ace_matches_the_exact_fit_on_every_pair() -> None:
     correct = (ann == pred[:, None]).astype(np.float64).ravel()
     for f, got in zip(factors, s.ace(), strict=True):
         u = np.repeat((au + f * eu)[:, None], K, axis=1).ravel()
-        assert got == pytest.approx(ace(platt_confidence(u, *fit_platt(u, correct)), correct), abs=2e-3)
+        assert got == pytest.approx(ace(correct, platt_confidence(u, *fit_platt(u, correct))), abs=2e-3)
     assert s.best("CAL") == factors[int(np.argmin(s.ace()))]
 
 
@@ -132,7 +136,7 @@ def test_ace_for_factors_that_push_tu_beyond_the_histogram_range() -> None:
     s = _search((1e4,), au, eu, ann, pred)
     u = np.repeat((au + 1e4 * eu)[:, None], K, axis=1).ravel()
     correct = (ann == pred[:, None]).astype(np.float64).ravel()
-    exact = ace(platt_confidence(u, *fit_platt(u, correct)), correct)
+    exact = ace(correct, platt_confidence(u, *fit_platt(u, correct)))
     assert exact > 0.005  # not the trivial ACE of one constant confidence
     assert s.ace()[0] == pytest.approx(exact, abs=2e-3)
 

@@ -35,3 +35,9 @@ def same_shape(a: np.ndarray, b: np.ndarray, names: str) -> None:
     """Raise InputError unless a and b have the same shape."""
     if a.shape != b.shape:
         raise InputError(f"{names}: shapes differ, {a.shape} vs {b.shape}")
+
+
+def swapped(call: str) -> str:
+    """The hint added to an error when a metric's arguments look swapped: metric functions take the reference
+    (annotations, correctness) first and the model's output second, like scikit-learn's (y_true, y_pred)."""
+    return f"; the arguments look swapped: the call is {call}, reference first, model output second"

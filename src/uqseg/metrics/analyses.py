@@ -17,13 +17,14 @@ returns tidy rows with an ``analysis`` column naming the analysis:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from uqseg.errors import InputError
+from uqseg.metrics.batch import EvalBatch, as_batch
 from uqseg.metrics.evaluator import Evaluator
 from uqseg.metrics.rank_correlation import RankCorrelation
 from uqseg.metrics.rescaling import MeanRatio, rescaled_batch
@@ -39,12 +40,13 @@ def with_analysis(table: pd.DataFrame, analysis: str = MAIN) -> pd.DataFrame:
     return table.assign(analysis=analysis).loc[:, [*COLUMNS, *(c for c in table.columns if c not in COLUMNS)]]
 
 
-def mean_ratio_factor(batches: Iterable[dict[str, Any]]) -> float:
+def mean_ratio_factor(batches: Iterable[EvalBatch | Mapping[str, Any]]) -> float:
     """The paper's EU factor, mean AU / mean EU over the validation batches' pixels (docs/method.md "Open
     questions"); each batch needs ``au`` and ``eu``."""
     ratio = MeanRatio()
     for batch in batches:
-        ratio.add(batch["au"], batch["eu"])
+        b = as_batch(batch)
+        ratio.add(b.au, b.eu)
     return ratio.factor()
 
 
@@ -63,18 +65,19 @@ class AnalysisHook:
         self._rescaled = None if eu_factor is None else Evaluator(num_classes, ood_splits=ood_splits,
                                                                    id_split=id_split)
 
-    def add_validation(self, batch: dict[str, Any]) -> None:
+    def add_validation(self, batch: EvalBatch | Mapping[str, Any]) -> None:
         """Stream one validation batch (the rescaled evaluator fits its Platt (a, b) and τ of TU' and EU' on it)."""
         if self._rescaled is not None:
             self._rescaled.add_validation(rescaled_batch(batch, self.eu_factor, normalise=True))
 
-    def add(self, split: str, batch: dict[str, Any]) -> None:
+    def add(self, split: str, batch: EvalBatch | Mapping[str, Any]) -> None:
         """Stream one batch of the ID test split or an OOD split."""
         if split not in self._rank:
             raise InputError(f"split {split!r} is neither id_split nor one of ood_splits")
-        self._rank[split].add(batch["au"], batch["eu"])
+        b = as_batch(batch)
+        self._rank[split].add(b.au, b.eu)
         if self._rescaled is not None:
-            self._rescaled.add(split, rescaled_batch(batch, self.eu_factor, normalise=True))
+            self._rescaled.add(split, rescaled_batch(b, self.eu_factor, normalise=True))
 
     def results(self) -> pd.DataFrame:
         """Tidy rows with columns analysis, split, task, measure, metric, aggregation, value, status."""

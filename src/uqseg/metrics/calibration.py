@@ -9,7 +9,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from uqseg.errors import InputError
-from uqseg.metrics._check import as_array
+from uqseg.metrics._check import as_array, swapped
 
 
 def pixel_correctness(annotations: Any, pred: Any) -> np.ndarray:
@@ -17,7 +17,8 @@ def pixel_correctness(annotations: Any, pred: Any) -> np.ndarray:
     a = as_array(annotations, "annotations", integer=True)
     p = as_array(pred, "pred", integer=True)
     if a.ndim < 3 or a.shape[:-3] + a.shape[-2:] != p.shape:
-        raise InputError(f"annotations {a.shape} and pred {p.shape} do not match as (...,K,H,W) and (...,H,W)")
+        hint = swapped("pixel_correctness(annotations, pred)") if p.ndim == a.ndim + 1 else ""
+        raise InputError(f"annotations {a.shape} and pred {p.shape} do not match as (...,K,H,W) and (...,H,W){hint}")
     return (a == p[..., None, :, :]).astype(np.float64)
 
 
@@ -165,10 +166,15 @@ def ace_from_sums(sums: np.ndarray) -> float:
     return float(np.mean(np.abs(sums[nz, 1] - sums[nz, 2]) / sums[nz, 0]))
 
 
-def ace(confidence: Any, correct: Any, bins: int = 20) -> float:
-    """ACE with `bins` equal-width bins on [0, 1] (docs/method.md §3 CAL); no label binarisation (all-correct works)."""
-    c = as_array(confidence, "confidence").ravel()
+def ace(correct: Any, confidence: Any, bins: int = 20) -> float:
+    """ACE with `bins` equal-width bins on [0, 1] (docs/method.md §3 CAL); no label binarisation (all-correct works).
+
+    correct: 1 or 0 per pixel (or the fraction of annotators who agree with the prediction); confidence: the
+    model's confidence in [0, 1], same size. Like scikit-learn, the reference comes first. A confidence of only 0s
+    and 1s next to a fractional ``correct`` raises InputError: the arguments look swapped.
+    """
     y = as_array(correct, "correct").ravel()
+    c = as_array(confidence, "confidence").ravel()
     if c.shape != y.shape:
         raise InputError(f"confidence and correct differ in size: {c.size} vs {y.size}")
     if c.size == 0:
@@ -179,4 +185,7 @@ def ace(confidence: Any, correct: Any, bins: int = 20) -> float:
         raise InputError("correct must lie in [0, 1] (a fraction of annotators)")
     if bins < 1:
         raise InputError(f"bins must be >= 1, got {bins}")
+    if np.isin(c, (0.0, 1.0)).all() and not np.isin(y, (0.0, 1.0)).all():
+        raise InputError("confidence holds only 0 and 1 while correct holds fractions" + swapped("ace(correct, "
+                                                                                                 "confidence)"))
     return ace_from_sums(ace_bin_sums(c, y, bins))

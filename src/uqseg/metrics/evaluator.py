@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from uqseg.errors import InputError
-from uqseg.metrics._check import as_array
 from uqseg.metrics.aggregation import STRATEGIES, aggregate
 from uqseg.metrics.ambiguity import annotator_variance, ncc
+from uqseg.metrics.batch import EvalBatch, as_batch
+from uqseg.metrics.bootstrap import ace_replicates, auroc_replicates, mean_replicates, resample_counts
 from uqseg.metrics.calibration import UncertaintyHistogram, ace_from_sums, pixel_correctness, platt_confidence
 from uqseg.metrics.ood import auroc
-from uqseg.metrics.raters import ABSENT, present_raters
+from uqseg.metrics.raters import present_raters
 from uqseg.metrics.segmentation import DISTANCES, dice, instance_ged
 
 MEASURES = ("TU", "AU", "EU")
@@ -65,54 +66,26 @@ class Evaluator:
         self._ace_sums: dict[tuple, np.ndarray] = {}
         self._image_ace: dict[tuple, list[np.ndarray]] = defaultdict(list)
 
-    def _unpack(self, batch: dict[str, Any]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-        """Validate a batch; return maps, pred (B×H×W) and annotations (B×K×H×W).
+    def _unpack(self, batch: EvalBatch | Mapping[str, Any]) -> tuple[EvalBatch, dict[str, np.ndarray], np.ndarray]:
+        """The checked batch, its maps by measure and its prediction (B×H×W)."""
+        b = as_batch(batch)
+        if b.num_classes != self.C:
+            raise InputError(f"mean has {b.num_classes} classes, expected {self.C}")
+        return b, {"TU": b.tu, "AU": b.au, "EU": b.eu}, b.prediction
 
-        pred is ``batch["pred"]`` when given (the stored argmax of the float32 mean), else the argmax of ``mean``.
-        """
-        for k in ("tu", "au", "eu", "mean", "annotations"):
-            if k not in batch:
-                raise InputError(f"batch lacks {k!r}")
-        mean = as_array(batch["mean"], "batch['mean']", 4)
-        if mean.shape[1] != self.C:
-            raise InputError(f"batch['mean'] has {mean.shape[1]} classes, expected {self.C}")
-        if batch.get("pred") is None:
-            pred = mean.argmax(1)
-        else:
-            pred = as_array(batch["pred"], "batch['pred']", 3, integer=True).astype(np.int64)
-            if pred.shape != mean.shape[:1] + mean.shape[2:]:
-                raise InputError(f"batch['pred'] shape {pred.shape} does not match mean {mean.shape}")
-            if pred.size and (pred.min() < 0 or pred.max() >= self.C):
-                raise InputError(f"batch['pred'] holds labels outside [0, {self.C - 1}]")
-        maps = {m: as_array(batch[m.lower()], f"batch[{m.lower()!r}]", 3) for m in MEASURES}
-        for m, u in maps.items():
-            if u.shape != pred.shape:
-                raise InputError(f"batch[{m.lower()!r}] shape {u.shape} does not match mean {mean.shape}")
-        ann = as_array(batch["annotations"], "batch['annotations']", 4, integer=True)
-        if ann.shape[:1] + ann.shape[2:] != pred.shape:
-            raise InputError(f"batch['annotations'] shape {ann.shape} does not match mean {mean.shape}")
-        if ann.min() < ABSENT or ann.max() >= self.C:
-            raise InputError(f"batch['annotations'] holds labels outside [0, {self.C - 1}] (or ABSENT, {ABSENT})")
-        present_raters(ann)  # an absent annotator's whole map is ABSENT and every image keeps one
-        return maps, pred, ann
-
-    def add_validation(self, batch: dict[str, Any]) -> None:
+    def add_validation(self, batch: EvalBatch | Mapping[str, Any]) -> None:
         """Stream one validation batch into the Platt and τ histograms (docs/method.md §3 CAL, OODD threshold).
 
-        ``batch["bg_fraction"]`` (B,), when given, is each image's predicted background fraction averaged over the
-        mean map's argmax and every EU instance's argmax (the authors' quantile); else pred's background fraction.
+        ``batch.bg_fraction``, when given, is each image's predicted background fraction averaged over the mean
+        map's argmax and every EU instance's argmax (the authors' quantile); else the prediction's background
+        fraction. A mapping of EvalBatch's field names is accepted too.
         """
         if self.platt is not None:
             raise InputError("add_validation() after add(): validation statistics are already fitted")
-        maps, pred, ann = self._unpack(batch)
+        b, maps, pred = self._unpack(batch)
+        ann = b.annotations
         corr = pixel_correctness(ann, pred).sum(1)
-        if batch.get("bg_fraction") is None:
-            bg = (pred == 0).mean((1, 2))
-        else:
-            bg = as_array(batch["bg_fraction"], "batch['bg_fraction']", 1)
-            if bg.shape != pred.shape[:1] or (bg < 0).any() or (bg > 1).any():
-                raise InputError(f"batch['bg_fraction'] must be {pred.shape[:1]} values in [0, 1], got shape "
-                                 f"{bg.shape}")
+        bg = (pred == 0).mean((1, 2)) if b.bg_fraction is None else b.bg_fraction
         self._bg_sum += float(bg.sum())
         self._bg_images += bg.size
         present = present_raters(ann)
@@ -129,50 +102,39 @@ class Evaluator:
         self.platt = {m: self._hist[m].fit_platt() for m in MEASURES}
         self.tau = {m: self._hist[m].quantile(q) for m in MEASURES}
 
-    def _ged(self, batch: dict[str, Any], ann: np.ndarray) -> dict[str, np.ndarray] | None:
+    def _ged(self, b: EvalBatch) -> dict[str, np.ndarray] | None:
         """Per-image GED for each distance: stored values, or computed from ``sample_labels``."""
-        if all(batch.get(f"ged_{k}") is not None for k in DISTANCES):
-            out = {k: as_array(batch[f"ged_{k}"], f"batch['ged_{k}']", 1) for k in DISTANCES}
-            for k, v in out.items():
-                if v.shape != ann.shape[:1]:
-                    raise InputError(f"batch['ged_{k}'] has shape {v.shape}, expected {ann.shape[:1]}")
-            return out
-        if batch.get("sample_labels") is None:
+        if b.ged_dice is not None:
+            return {"dice": b.ged_dice, "iou": b.ged_iou}
+        if b.sample_labels is None:
             return None
-        labels = as_array(batch["sample_labels"], "batch['sample_labels']", integer=True)
-        if labels.ndim == 4:
-            labels = labels[:, None]
-        if labels.ndim != 5:
-            raise InputError(f"batch['sample_labels'] must be L×B×H×W or M×S×B×H×W, got shape {labels.shape}")
-        return {k: v.mean(0) for k, v in instance_ged(labels, ann, self.C).items()}
+        return {k: v.mean(0) for k, v in instance_ged(b.annotations, b.sample_labels, self.C).items()}
 
-    def add(self, split: str, batch: dict[str, Any]) -> None:
+    def add(self, split: str, batch: EvalBatch | Mapping[str, Any]) -> None:
         """Stream one batch of the ID test split or an OOD split (docs/method.md §3).
 
-        GED (metrics ``ged_dice`` and ``ged_iou``) takes the per-image ``ged_dice`` and ``ged_iou`` (B,) when given
-        (a predictions file stores them), else ``sample_labels``: M×S×B×H×W class indices, GED within each
-        instance averaged over instances (a model without EU: M = 1), or L×B×H×W, L instances of one sample each.
+        GED (metrics ``ged_dice`` and ``ged_iou``) takes the per-image ``batch.ged_dice`` and ``batch.ged_iou`` when
+        given (a predictions file stores them), else ``batch.sample_labels``: GED within each EU instance averaged
+        over instances (a model without EU: M = 1). A mapping of EvalBatch's field names is accepted too.
         """
         if split != self.id_split and split not in self.ood_splits:
             raise InputError(f"split {split!r} is neither id_split nor one of ood_splits")
         if self.platt is None:
             self._fit()
-        maps, pred, ann = self._unpack(batch)
+        b, maps, pred = self._unpack(batch)
+        ann = b.annotations
         corr = pixel_correctness(ann, pred)
         present = present_raters(ann)
         pairs = None if present is None else np.broadcast_to(present[:, :, None, None], corr.shape)
         var = annotator_variance(ann)
         oracle = None
-        if batch.get("oracle") is not None:
-            o = as_array(batch["oracle"], "batch['oracle']", 4)
-            if o.shape != (pred.shape[0], self.C, *pred.shape[1:]):
-                raise InputError(f"batch['oracle'] shape {o.shape} does not match mean")
+        if b.oracle is not None:
             idx = np.arange(self.C)[None, :, None, None]
-            oracle = (o * idx**2).sum(1) - ((o * idx).sum(1)) ** 2
+            oracle = (b.oracle * idx**2).sum(1) - ((b.oracle * idx).sum(1)) ** 2
         for m, u in maps.items():
-            self._scores[(split, "AMB", m, "ncc")].extend(np.atleast_1d(ncc(u, var)))
+            self._scores[(split, "AMB", m, "ncc")].extend(np.atleast_1d(ncc(var, u)))
             if oracle is not None:
-                self._scores[(split, "AMB", m, "ncc_oracle")].extend(np.atleast_1d(ncc(u, oracle)))
+                self._scores[(split, "AMB", m, "ncc_oracle")].extend(np.atleast_1d(ncc(oracle, u)))
             conf = np.broadcast_to(platt_confidence(u, *self.platt[m])[:, None], corr.shape)
             sums = image_bin_sums(conf, corr, self.ace_bins, pairs)
             self._scores[(split, "CAL", m, "ace_image")].extend(ace_from_sums(s) for s in sums)
@@ -184,9 +146,8 @@ class Evaluator:
             for agg in STRATEGIES:
                 sc = aggregate(u, pred, agg, tau=self.tau[m], patch_size=self.patch_size)
                 self._scores[(split, "OODD", m, agg)].extend(sc)
-        self._scores[(split, "SEG", "pred", "dice")].extend(dice(pred, ann, self.C))
-        geds = self._ged(batch, ann)
-        for k, v in (geds or {}).items():
+        self._scores[(split, "SEG", "pred", "dice")].extend(dice(ann, pred, self.C))
+        for k, v in (self._ged(b) or {}).items():
             self._scores[(split, "SEG", "pred", f"ged_{k}")].extend(v)
 
     def results(self) -> pd.DataFrame:
@@ -235,8 +196,6 @@ class Evaluator:
         ID split's counts and the OOD split with its own. Means of per-image scores (NCC, per-image ACE, Dice, GED),
         the pooled ACE from resampled per-image bin sums, the EU/AU ratio of means, and AUROC are replicated.
         """
-        from uqseg.metrics.bootstrap import ace_replicates, auroc_replicates, mean_replicates, resample_counts
-
         splits = [s for s in [self.id_split, *self.ood_splits] if (s, "SEG", "pred", "dice") in self._scores]
         counts = {s: resample_counts(len(self._scores[(s, "SEG", "pred", "dice")]), replicates, f"{key}|{s}")
                   for s in splits}

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.ndimage import distance_transform_edt
 
 from uqseg.errors import InputError
-from uqseg.metrics._check import as_array
+from uqseg.metrics._check import as_array, swapped
 
 NO_ANNOTATION = -1
 
@@ -30,7 +30,7 @@ def _distance_bins(annotated: np.ndarray) -> np.ndarray:
     return bins
 
 
-def frame_ratio(maps: Any, annotations: Any, ring: int = 2) -> float:
+def frame_ratio(annotations: Any, maps: Any, ring: int = 2) -> float:
     """Mean uncertainty on the outer ``ring`` pixels over that on interior background at matched distances.
 
     ``maps`` is N×H×W, ``annotations`` N×K×H×W class indices (0 = background). Only pixels that no annotator marks
@@ -39,8 +39,10 @@ def frame_ratio(maps: Any, annotations: Any, ring: int = 2) -> float:
     groups d holding both frame and interior pixels, n_d the number of frame pixels. NaN when no group has both, or
     when the matched interior mean is 0.
     """
-    u = as_array(maps, "maps", 3)
+    if np.ndim(annotations) == 3 and np.ndim(maps) == 4:
+        raise InputError("annotations must be N×K×H×W and maps N×H×W" + swapped("frame_ratio(annotations, maps)"))
     ann = as_array(annotations, "annotations", 4, integer=True)
+    u = as_array(maps, "maps", 3)
     if ann.shape[:1] + ann.shape[2:] != u.shape:
         raise InputError(f"annotations {ann.shape} do not match maps {u.shape} as N×K×H×W and N×H×W")
     h, w = u.shape[1:]

@@ -13,6 +13,7 @@ validation batches and keep only fixed-size sums.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -20,6 +21,7 @@ import numpy as np
 from uqseg.errors import InputError
 from uqseg.metrics._check import as_array, same_shape
 from uqseg.metrics.ambiguity import annotator_variance
+from uqseg.metrics.batch import EvalBatch, as_batch
 from uqseg.metrics.calibration import UncertaintyHistogram, ace_from_sums, pixel_correctness, platt_confidence
 
 #: Default search grid: 25 factors, four per decade from 10⁻² to 10⁴ (f = 1, no rescaling, included).
@@ -37,21 +39,19 @@ def rescale(au: Any, eu: Any, factor: float) -> tuple[np.ndarray, np.ndarray, np
     return a + scaled, a, scaled
 
 
-def rescaled_batch(batch: dict[str, Any], factor: float, *, normalise: bool = False) -> dict[str, Any]:
-    """A copy of an evaluator batch (docs/conventions.md "Tidy results") with ``tu`` and ``eu`` replaced by TU' and
-    EU' (docs/method.md "Open questions"); every other entry is shared.
+def rescaled_batch(batch: EvalBatch | Mapping[str, Any], factor: float, *, normalise: bool = False) -> EvalBatch:
+    """A copy of an evaluator batch (``EvalBatch``, or a mapping of its fields) with ``tu`` and ``eu`` replaced by TU'
+    and EU' (docs/method.md "Open questions"); every other field is shared.
 
     ``normalise`` divides TU', AU and EU' by 1 + f, so TU' becomes the convex combination (AU + f·EU)/(1 + f) and
     every map stays at most max(AU, EU) ≤ log C, inside the evaluator's histogram range however large f is. Every
     evaluator metric (NCC, Platt-scaled ACE, AUROC, the EU/AU ratio) is unchanged by a common positive scale.
     """
-    for k in ("au", "eu"):
-        if k not in batch:
-            raise InputError(f"batch lacks {k!r}")
-    tu, au, eu = rescale(batch["au"], batch["eu"], factor)
+    b = as_batch(batch)
+    tu, au, eu = rescale(b.au, b.eu, factor)
     if not normalise:
-        return {**batch, "tu": tu, "eu": eu}
-    return {**batch, "tu": tu / (1 + factor), "au": au / (1 + factor), "eu": eu / (1 + factor)}
+        return b.with_maps(tu, au, eu)
+    return b.with_maps(tu / (1 + factor), au / (1 + factor), eu / (1 + factor))
 
 
 class MeanRatio:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from uqseg.errors import InputError
-from uqseg.metrics._check import as_array
+from uqseg.metrics._check import as_array, swapped
 from uqseg.metrics.raters import present_mean, present_raters
 
 
@@ -41,12 +41,14 @@ def _classes(num_classes: int | None, labels: dict[str, np.ndarray]) -> list[int
     return list(range(1, num_classes))
 
 
-def dice(pred: Any, annotations: Any, num_classes: int | None = None) -> np.ndarray:
+def dice(annotations: Any, pred: Any, num_classes: int | None = None) -> np.ndarray:
     """Per-image Dice of pred (B×H×W) averaged over annotators (B×K×H×W), macro over foreground classes
     (docs/method.md §3). num_classes None: max(2, largest label + 1); labels outside it raise InputError.
     Absent annotators (uqseg.metrics.raters) are left out of the average."""
-    p = as_array(pred, "pred", 3, integer=True)
+    if np.ndim(annotations) == 3 and np.ndim(pred) == 4:
+        raise InputError("annotations must be B×K×H×W and pred B×H×W" + swapped("dice(annotations, pred)"))
     a = as_array(annotations, "annotations", 4, integer=True)
+    p = as_array(pred, "pred", 3, integer=True)
     if a.shape[:1] + a.shape[2:] != p.shape:
         raise InputError(f"annotations {a.shape} do not match pred {p.shape}")
     present = present_raters(a)
@@ -76,7 +78,7 @@ def _pair_distances(x: np.ndarray, y: np.ndarray, classes: list[int]) -> dict[st
     return {k: 1 - np.mean(v, axis=0) for k, v in sims.items()}
 
 
-def instance_ged(labels: Any, annotations: Any, num_classes: int | None = None) -> dict[str, np.ndarray]:
+def instance_ged(annotations: Any, labels: Any, num_classes: int | None = None) -> dict[str, np.ndarray]:
     """Squared GED within each EU instance, for d = 1 − Dice and d = 1 − IoU (docs/method.md §3).
 
     labels: M×S×B×H×W class indices (the argmax of each instance's S AU samples; a model without EU passes its S
@@ -86,6 +88,9 @@ def instance_ged(labels: Any, annotations: Any, num_classes: int | None = None) 
     each image's present annotators only (uqseg.metrics.raters).
     Returns {"dice": M×B, "iou": M×B}; the authors average these over instances.
     """
+    if np.ndim(annotations) == 5 and np.ndim(labels) == 4:
+        raise InputError("annotations must be B×K×H×W and labels M×S×B×H×W"
+                         + swapped("instance_ged(annotations, labels)"))
     s = as_array(labels, "labels", 5, integer=True)
     return _instance_ged(s, annotations, num_classes, "labels")
 
@@ -94,7 +99,8 @@ def _instance_ged(s: np.ndarray, annotations: Any, num_classes: int | None, name
     """instance_ged of checked M×S×B×H×W labels `s`, named `name` in errors."""
     a = as_array(annotations, "annotations", 4, integer=True)
     if s.shape[2:3] + s.shape[3:] != a.shape[:1] + a.shape[2:]:
-        raise InputError(f"{name} {s.shape} do not match annotations {a.shape} as M×S×B×H×W and B×K×H×W")
+        hint = swapped(f"ged(annotations, {name})") if s.shape[1:2] + s.shape[3:] == a.shape[1:2] + a.shape[2:] else ""
+        raise InputError(f"{name} {s.shape} do not match annotations {a.shape} as M×S×B×H×W and B×K×H×W{hint}")
     present = present_raters(a)
     cls = _classes(num_classes, {name: s, "annotations": a if present is None else a[present]})
     yy = _pair_distances(a.transpose(1, 0, 2, 3), a.transpose(1, 0, 2, 3), cls)
@@ -112,10 +118,10 @@ def _instance_ged(s: np.ndarray, annotations: Any, num_classes: int | None, name
     return {k: np.stack(v) for k, v in out.items()}
 
 
-def ged(samples: Any, annotations: Any, num_classes: int | None = None, distance: str = "iou") -> np.ndarray:
+def ged(annotations: Any, samples: Any, num_classes: int | None = None, distance: str = "iou") -> np.ndarray:
     """Per-image squared GED of one pool of n samples: 2E d(S,Y) − E d(S,S') − E d(Y,Y') (docs/method.md §3).
 
-    samples: n×B×H×W label maps (argmax of AU samples); annotations B×K×H×W; d = 1 − IoU (default) or 1 − Dice.
+    annotations: B×K×H×W; samples: n×B×H×W label maps (argmax of AU samples); d = 1 − IoU (default) or 1 − Dice.
     Empty-empty distance is 0. num_classes None: max(2, largest label + 1); labels outside it raise InputError.
     """
     if distance not in DISTANCES:
