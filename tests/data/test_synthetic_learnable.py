@@ -33,5 +33,5 @@ def test_small_unet_learns_the_synthetic_data(name: str) -> None:
     model.eval()
     with torch.no_grad():
         pred = model.predict(torch.from_numpy(np.asarray(test.images[:]))).argmax(1).numpy()
-    score = float(np.nanmean(dice(pred, np.asarray(test.annotations[:]), info.num_classes)))
+    score = float(np.nanmean(dice(np.asarray(test.annotations[:]), pred, info.num_classes)))
     assert score >= 0.6, f"{name}: ID Dice {score:.3f} after 200 steps"

@@ -48,7 +48,7 @@ def test_no_eu_convention_every_sample_is_an_instance(tmp_path) -> None:
         assert f["samples"].shape == (2, 4, 2, 16, 16)
         np.testing.assert_allclose(f["samples"][:2], p[:, :2].transpose(1, 0, 2, 3, 4), atol=1e-3)
         ann = split.annotations[0:3]
-        ged_ref = instance_ged(p.argmax(2)[None], ann, 2)  # No-EU: one GED over all S samples
+        ged_ref = instance_ged(ann, p.argmax(2)[None], 2)  # No-EU: one GED over all S samples
         np.testing.assert_allclose(f["ged_dice"][:3], ged_ref["dice"].mean(0), atol=1e-12)
         np.testing.assert_allclose(f["ged_iou"][:3], ged_ref["iou"].mean(0), atol=1e-12)
         maps = np.concatenate([p.mean(0).argmax(1)[None], p.argmax(2)])  # mean argmax, then each instance's
@@ -72,7 +72,7 @@ def test_eu_method_matches_decomposition_of_instances(tmp_path) -> None:
         np.testing.assert_allclose(f["au"][3:4], ref.au, atol=1e-5)
         np.testing.assert_allclose(f["eu"][3:4], ref.eu, atol=1e-5)
         labels = torch.cat(groups)[:, :, :1].argmax(3).numpy()  # M×S×1×H×W
-        ged_ref = instance_ged(labels, split.annotations[3:4], 2)
+        ged_ref = instance_ged(split.annotations[3:4], labels, 2)
         np.testing.assert_allclose(f["ged_dice"][3:4], ged_ref["dice"].mean(0), atol=1e-12)
         np.testing.assert_allclose(f["ged_iou"][3:4], ged_ref["iou"].mean(0), atol=1e-12)
         maps = np.concatenate([f["pred"][3:4][None], torch.cat(groups)[:, :, :1].mean(1).argmax(2).numpy()])

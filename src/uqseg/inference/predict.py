@@ -75,7 +75,7 @@ def _add_instance_scores(samples: Tensor, no_eu: bool, annotations: np.ndarray, 
     labels = class_argmax(samples, 3).to(torch.uint8)  # G×S×B×H×W
     instances = samples[0] if no_eu else samples.mean(1)  # instance means, G'×B×C×H×W
     bg_sum += (class_argmax(instances, 2) == 0).double().mean((-2, -1)).sum(0).cpu().numpy()
-    for d, v in instance_ged(labels.cpu().numpy(), annotations, num_classes).items():
+    for d, v in instance_ged(annotations, labels.cpu().numpy(), num_classes).items():
         ged_sums[d] += v.sum(0)
 
 
