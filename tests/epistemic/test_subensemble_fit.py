@@ -15,7 +15,7 @@ from torch import nn
 
 from uqseg.data.contract import Split
 from uqseg.epistemic.dropout import MCDropout
-from uqseg.epistemic.subensemble import SubEnsemble, attach_masks, mask_parameters
+from uqseg.epistemic.subensemble import SubEnsemble, SubensembleMasks, attach_masks, mask_parameters
 from uqseg.errors import InputError
 from uqseg.nn import build_model
 from uqseg.nn.base import AleatoricModel
@@ -25,6 +25,7 @@ from uqseg.training.subensemble_fit import (
     MaskFit,
     SubensembleConfig,
     fit_masks,
+    kept_fractions,
     load_subensemble_method,
     objective,
     train_subensemble,
@@ -146,7 +147,7 @@ def test_eu_au_ratio_of_a_sub_ensemble_and_of_mc_dropout_on_one_ssn(split: Split
 
 def test_stored_sub_ensemble_is_found_again_and_gives_the_same_instances(tmp_path: Path, split: Split,
                                                                        base: NoisyNet) -> None:
-    cfg = SubensembleConfig(k=2, epochs=1, target=0.5)
+    cfg = SubensembleConfig(k=2, epochs=1, size_weight=0.0)
     out = train_subensemble(base, split, cfg, tmp_path / "run", batch_size=8, seed=0, record={"key": "abc"})
     record = json.loads((out / "run.json").read_text())
     assert record["key"] == "abc" and record["subensemble"]["k"] == 2 and len(record["task_loss"]) == 1
@@ -163,3 +164,14 @@ def test_stored_sub_ensemble_is_found_again_and_gives_the_same_instances(tmp_pat
                                SubEnsemble(base, refit.masks).sample_instances(images, 2, [0, 1], seed=3))
     with pytest.raises(InputError, match="does not fit"):
         load_subensemble_method(NoisyNet(width=4), out)
+
+
+def test_kept_fractions_by_hand_and_a_warning_for_a_sub_model_that_keeps_nothing(tmp_path: Path, split: Split,
+                                                                                base: NoisyNet) -> None:
+    masks = SubensembleMasks({"a": torch.tensor([[1, 0, 0, 1], [0, 0, 0, 0]]).bool(),
+                              "b": torch.tensor([[1, 1], [0, 1]]).bool()}, {})
+    assert kept_fractions(masks) == pytest.approx([4 / 6, 1 / 6])
+    starved = SubensembleConfig(k=2, epochs=1, target=0.01, size_weight=100.0)
+    with pytest.warns(RuntimeWarning, match="keeps no output channel"):
+        out = train_subensemble(base, split, starved, tmp_path, batch_size=8, seed=0)
+    assert json.loads((out / "run.json").read_text())["kept_output_fraction"] == [0.0, 0.0]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -117,6 +118,13 @@ def write_subensemble(out_path: Path, model: AleatoricModel, fit: MaskFit, cfg: 
     return save_subensemble(out_path, model.state_dict(), fit.masks, cfg.model_dump(mode="json"))
 
 
+def kept_fractions(masks: SubensembleMasks) -> list[float]:
+    """Per sub-model, the fraction of output channels its hard masks keep, over all masked layers."""
+    kept = sum(m.sum(1, dtype=torch.float64) for m in masks.outputs.values())
+    total = sum(m.shape[1] for m in masks.outputs.values())
+    return (kept / total).tolist()
+
+
 def train_subensemble(model: AleatoricModel, split: Split, cfg: SubensembleConfig, out_dir: Path, *,
                       batch_size: int, seed: int, device: torch.device | str = "cpu",
                       limit_batches: int | None = None, record: dict[str, Any] | None = None) -> Path:
@@ -131,11 +139,14 @@ def train_subensemble(model: AleatoricModel, split: Split, cfg: SubensembleConfi
     start = time.perf_counter()
     fit = fit_masks(model, split, cfg, batch_size=batch_size, seed=seed, device=device, limit_batches=limit_batches)
     write_subensemble(out_dir / SUBENSEMBLE_FILE, model, fit, cfg)
-    kept = [float(m.float().mean()) for m in fit.masks.outputs.values()]
+    kept = kept_fractions(fit.masks)
+    if min(kept) == 0:
+        warnings.warn(f"sub-ensemble in {out_dir}: a sub-model keeps no output channel of any layer (kept fractions "
+                      f"{[round(f, 3) for f in kept]}); its output does not depend on the image. Train the base "
+                      "model longer or lower size_weight", RuntimeWarning, stacklevel=2)
     ckpt.write_run_record(out_dir, {**(record or {}), "subensemble": cfg.model_dump(mode="json"),
                                     "task_loss": fit.task_loss, "regulariser": fit.regulariser,
-                                    "kept_output_fraction": sum(kept) / len(kept),
-                                    "wall_time_s": time.perf_counter() - start})
+                                    "kept_output_fraction": kept, "wall_time_s": time.perf_counter() - start})
     ckpt.mark_complete(out_dir)
     return out_dir
 
