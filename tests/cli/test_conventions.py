@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from cli_runner import run_uqseg
-from uqseg.errors import ConfigError
+from uqseg.errors import ConfigError, UqsegError
 from uqseg.experiments.lock import RunLock
 
 TINY = ["--preset", "tiny", "--no-progress"]
@@ -135,7 +135,7 @@ def test_ray_executor_at_a_closed_port_is_one_line(tmp_path, monkeypatch, capsys
 
 def test_uqseg_debug_shows_the_traceback(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("UQSEG_DEBUG", "1")
-    with pytest.raises(ConfigError):
+    with pytest.raises(UqsegError, match="missing"):
         run_uqseg(monkeypatch, capsys, "report", str(tmp_path / "missing"))
 
 

@@ -55,9 +55,9 @@ def image(tmp_path: Path) -> Path:
 
 
 def _train(tmp_path: Path, au: str = "ssn", eu: str = "none", root: Path | None = None) -> list[str]:
-    dataset = ["--dataset", "lidc", "--set", f"data.root={root}"] if root else ["--dataset", "synthetic-lidc"]
-    return ["train", *dataset, "--au", au, "--eu", eu, "--epochs", "1", "--out", str(tmp_path / "out"),
-            "--no-progress", "--set", "model.base_width=8", "--set", "model.channel_mult=[1]",
+    dataset = ["--dataset", f"folder:{root}"] if root else ["--dataset", "synthetic-lidc"]
+    return ["train", *dataset, "--combo", f"{au}+{eu}", "--epochs", "1", "--out", str(tmp_path / "out"),
+            "--no-progress", "--preset", "tiny", "--set", "model.channel_mult=[1]",
             "--set", "model.attention_levels=[]", "--set", "train.batch_size=2"]
 
 

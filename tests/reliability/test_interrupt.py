@@ -118,6 +118,6 @@ def test_prepare_chaksu_ctrl_c_with_workers(tmp_path: Path, group: bool) -> None
 
 def test_train_ctrl_c_exits_130(tmp_path: Path) -> None:
     args = ["train", "--dataset", "synthetic-lidc", "--au", "softmax", "--eu", "dropout", "--epochs", "1", "--out",
-            str(tmp_path / "t"), "--no-progress", "--set", "data.n_train=4"]
+            str(tmp_path / "t"), "--no-progress", "--preset", "tiny"]
     done, _, _ = interrupt(tmp_path, "training-loss", args)
     assert_interrupted(done)

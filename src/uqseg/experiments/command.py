@@ -37,20 +37,20 @@ def check_out_dir(path: Path, flag: str = "--out") -> Path:
 
 
 def check_input_file(path: Path, flag: str) -> Path:
-    """``path`` if it is a readable file, else a ConfigError naming ``flag``."""
+    """``path`` if it is a readable file, else an InputError naming ``flag``."""
     if not Path(path).exists():
-        raise ConfigError(f"{flag} {path}: no such file")
+        raise InputError(f"{flag} {path}: no such file")
     if not Path(path).is_file():
-        raise ConfigError(f"{flag} {path} is a directory, not a file")
+        raise InputError(f"{flag} {path} is a directory, not a file")
     return Path(path)
 
 
 def check_run_dir(path: Path, flag: str = "RUN_DIR") -> Path:
-    """``path`` if it is an existing directory, else a ConfigError naming ``flag``."""
+    """``path`` if it is an existing directory, else an InputError naming ``flag``."""
     if not Path(path).exists():
-        raise ConfigError(f"{flag} {path} does not exist")
+        raise InputError(f"{flag} {path} does not exist")
     if not Path(path).is_dir():
-        raise ConfigError(f"{flag} {path} is a file, not a run directory")
+        raise InputError(f"{flag} {path} is a file, not a run directory")
     return Path(path)
 
 
