@@ -130,6 +130,7 @@ def test_bad_input_exits_2_with_one_line(case: str, tmp_path: Path, image: Path,
     monkeypatch.chdir(tmp_path)
     if case not in LIGHTNING_CASES:
         refused(make_args(tmp_path, image), monkeypatch, capsys, *named)
+        assert case.startswith("data prepare") or not (tmp_path / "out").exists()  # refused before creating it
         return
     proc = uqseg(make_args(tmp_path, image), cwd=tmp_path)  # Lightning's logging needs a real stderr
     lines = [line for line in proc.stderr.strip().splitlines() if not line.startswith(LIGHTNING_NOTICES)]

@@ -24,23 +24,25 @@ HTTP2_SETTINGS = 0x04
 
 
 def check_dataset_options(name: str, options: dict[str, Any], root: str | None) -> None:
-    """The options of dataset ``name`` bind to its registered factory, and its shift severities lie in range."""
-    from uqseg.data.contract import _REGISTRY, available_datasets
+    """The options of dataset ``name`` bind to its registered factory, and its shift severities lie in range; a
+    prepared dataset (``root``) is opened, which reads its manifest and checks its splits without loading them."""
+    from uqseg.data.contract import _REGISTRY, available_datasets, get_dataset
     from uqseg.data.synthetic import chaksu, lidc
     from uqseg.data.synthetic.options import resolve_shift_severity
+    from uqseg.experiments.paths import input_path
 
-    if name not in available_datasets():
-        return  # a prepared folder dataset: its manifest is checked when it is opened
-    factory = _REGISTRY[name]
-    given = dict(options, **({"root": root} if root else {}))
-    try:
-        inspect.signature(factory).bind(**given)
-    except TypeError as err:
-        hint = "" if root else f" (a prepared real dataset needs datasets.{name}.root)"
-        raise ConfigError(f"datasets.{name}.options: {err}{hint}") from None
+    given = dict(options, **({"root": str(input_path(root))} if root else {}))
+    if name in available_datasets():
+        try:
+            inspect.signature(_REGISTRY[name]).bind(**given)
+        except TypeError as err:
+            hint = "" if root else f" (a prepared real dataset needs datasets.{name}.root)"
+            raise ConfigError(f"datasets.{name}.options: {err}{hint}") from None
     defaults = {lidc.NAME: lidc.DEFAULT_SHIFT_SEVERITY, chaksu.NAME: chaksu.DEFAULT_SHIFT_SEVERITY}
     if name in defaults and "shift_severity" in options:
         resolve_shift_severity(f"datasets.{name}.options", options["shift_severity"], defaults[name])
+    if root:
+        get_dataset(name, **given)  # prepared data opens lazily: manifest and split shapes only
 
 
 def check_accelerators(cfg: BenchmarkConfig) -> None:
