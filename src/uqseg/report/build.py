@@ -14,7 +14,7 @@ from uqseg.data import Dataset
 from uqseg.errors import InputError
 from uqseg.experiments.results import load_replicates, load_results
 from uqseg.inference.store import is_complete
-from uqseg.report import frames, html, run_info
+from uqseg.report import caution, frames, html, run_info
 from uqseg.report.figures.ablation import plot_ablation
 from uqseg.report.figures.collapse import plot_collapse
 from uqseg.report.figures.entanglement import plot_entanglement
@@ -23,6 +23,7 @@ from uqseg.report.figures.oracle import plot_oracle
 from uqseg.report.figures.qualitative import plot_qualitative, read_rows
 from uqseg.report.figures.segmentation import plot_segmentation
 from uqseg.report.figures.style import context
+from uqseg.report.glossary import glossary_section
 from uqseg.report.names import au_label, combos, eu_label
 from uqseg.report.reproducibility import bootstrap_concordance, indistinguishable, seed_reproducibility
 from uqseg.report.tables import (
@@ -178,6 +179,16 @@ def _qualitative(w: _Writer, run_dir: Path, results: pd.DataFrame, perf_ranks: p
     return s
 
 
+def _caution(cfg: dict, derived: Derived) -> list[html.Section]:
+    """The warning banner, first in the report, when the run is too small for conclusions (uqseg.report.caution)."""
+    notes = [n for n in (caution.undertrained(cfg), caution.tied_ranks(indistinguishable(derived), derived.frame))
+             if n]
+    if not notes:
+        return []
+    return [html.Section("caution", "Caution: too small for conclusions",
+                         "Read the numbers below as a test of the pipeline.", [html.note(n) for n in notes])]
+
+
 def _figure_section(w: _Writer, anchor: str, title: str, guide: str, png: Path, caption: str) -> html.Section:
     return html.Section(anchor, title, guide, [w.figure(png, caption)])
 
@@ -210,7 +221,8 @@ def build_report(run_dir: Path | str, *, datasets: Mapping[str, Dataset | str] |
         deltas = derived.frame
         w.table(deltas, "deltas")
         w.table(performance_from_deltas(deltas), "performance")
-        sections = [_summary(w, results, cfg, cfg_text, env), _table2(w, derived)]
+        sections = [*_caution(cfg, derived), glossary_section(), _summary(w, results, cfg, cfg_text, env),
+                    _table2(w, derived)]
 
         sections.append(_figure_section(
             w, "fig4", "Fig. 4: the geometry of Δ",

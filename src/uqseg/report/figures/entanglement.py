@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from uqseg.metrics.bootstrap import percentile_interval
 from uqseg.report.figures.style import combo_legend, hidden, new_figure, save, scatter_combos
@@ -21,6 +22,11 @@ AXES = {
     "CAL": ("min(AU, EU) ACE (wrong)", "TU ACE (correct)", "↓ better"),
 }
 SHADE = "#2ca02c"
+#: Panels per figure row: three keep each panel about 3.4 in wide, so the PNG (150 dpi) shows at a readable size in
+#: a normal browser window (the report is at most 1200 px wide) instead of shrinking five panels into one row.
+COLUMNS = 3
+PANEL_INCHES = 3.4
+MARKER_AREA = 64
 TITLES = {"OODD": "OOD detection", "AMB": "Ambiguity", "CAL": "Calibration"}
 
 
@@ -49,10 +55,12 @@ def draw_panel(ax: Axes, points: pd.DataFrame, task: str, group: str, dataset: s
                                 points.u_correct_high.to_numpy(float) - y]))
         ax.errorbar(x, y, xerr=np.nan_to_num(xerr), yerr=np.nan_to_num(yerr), fmt="none", ecolor="#999999",
                     elinewidth=0.7, capsize=0, zorder=1.5)
-    scatter_combos(ax, points, "u_wrong", "u_correct")
+    scatter_combos(ax, points, "u_wrong", "u_correct", size=MARKER_AREA)
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_aspect("equal", adjustable="box")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(MaxNLocator(nbins=4))
     xl, yl, better = AXES[task]
     ax.set_xlabel(f"{xl}, {better}")
     ax.set_ylabel(f"{yl}, {better}")
@@ -92,15 +100,21 @@ def plot_entanglement(deltas: pd.DataFrame, out_dir: Path, name: str = "fig7_ent
     else:
         pts = seed_mean(deltas, keys, ["u_wrong", "u_correct"])
     datasets = sorted(set(pts.dataset)) or ["(no data)"]
-    fig, axes = new_figure(len(datasets), len(PANELS), 3.3 * len(PANELS), 3.6 * len(datasets) + 0.6)
+    per = -(-(len(PANELS) + 1) // COLUMNS)  # figure rows per dataset, one slot left for the legend
+    fig, axes = new_figure(per * len(datasets), COLUMNS, PANEL_INCHES * COLUMNS,
+                           (PANEL_INCHES + 0.5) * per * len(datasets))
     for i, dataset in enumerate(datasets):
-        for j, (task, group) in enumerate(PANELS):
+        for k, (task, group) in enumerate(PANELS):
+            ax = axes[per * i + k // COLUMNS, k % COLUMNS]
             sel = pts[(pts.dataset == dataset) & (pts.task == task) & (pts.group == group)]
             if sel.empty:
-                axes[i, j].set_axis_off()
-                axes[i, j].set_title(f"{dataset}\n{TITLES[task]} ({group}): no data")
+                ax.set_axis_off()
+                ax.set_title(f"{dataset}\n{TITLES[task]} ({group}): no data")
                 continue
-            draw_panel(axes[i, j], sel, task, group, dataset)
-    shade = Patch(color=SHADE, alpha=0.2, label="correct measure better (Δ > 0 when both values ≥ 0)")
-    combo_legend(fig, list(dict.fromkeys(pts.au)), list(dict.fromkeys(pts.eu)), extra=[shade])
+            draw_panel(ax, sel, task, group, dataset)
+        for k in range(len(PANELS) + (i == 0), per * COLUMNS):
+            axes[per * i + k // COLUMNS, k % COLUMNS].set_axis_off()
+    shade = Patch(color=SHADE, alpha=0.2, label="correct measure better\n(Δ > 0 when both values ≥ 0)")
+    combo_legend(fig, list(dict.fromkeys(pts.au)), list(dict.fromkeys(pts.eu)), extra=[shade],
+                 ax=axes[(len(PANELS)) // COLUMNS, len(PANELS) % COLUMNS])
     return save(fig, out_dir, name)

@@ -13,7 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from uqseg.report.names import AU_MODELS, EU_METHODS, au_label, eu_label, order_key
+from uqseg.vocabulary import AU_MODELS, EU_METHODS, au_label, eu_label, order_key
 
 AU_COLOURS = {"softmax": "#0072B2", "ssn": "#E69F00", "prob_unet": "#009E73", "diffusion": "#CC79A7"}
 EU_MARKERS = {"none": "X", "dropout": "o", "swag": "s", "swag_d": "D", "ensemble": "^"}
@@ -44,15 +44,22 @@ def new_figure(nrows: int, ncols: int, width: float, height: float, **kwargs: ob
 
 
 def combo_legend(
-    fig: Figure, aus: list[str] | None = None, eus: list[str] | None = None, extra: list[Artist] | None = None
+    fig: Figure, aus: list[str] | None = None, eus: list[str] | None = None, extra: list[Artist] | None = None,
+    ax: Axes | None = None,
 ) -> None:
-    """One legend row under the figure: colour = AU model, marker = EU method, then any `extra` handles."""
+    """One legend row under the figure: colour = AU model, marker = EU method, then any `extra` handles; with `ax`,
+    a one-column legend filling that (otherwise empty) axes instead."""
     aus = sorted(aus or AU_MODELS, key=lambda a: order_key(a, "")[::2])
     eus = sorted(eus or EU_METHODS, key=lambda e: order_key("", e)[1:])
     h_au = [Line2D([], [], color=colour(a), marker="o", ls="", ms=7, label=au_label(a)) for a in aus]
     h_eu = [Line2D([], [], color="#333333", marker=marker(e), ls="", ms=7, mfc="none", label=eu_label(e))
             for e in eus]
     handles = h_au + h_eu + (extra or [])
+    if ax is not None:
+        ax.set_axis_off()
+        ax.legend(handles=handles, loc="center", frameon=False, title="colour = AU model\nmarker = EU method",
+                  fontsize=RC["font.size"], title_fontsize=RC["font.size"])
+        return
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False,
                title="colour = AU model, marker = EU method", fontsize=RC["legend.fontsize"],
                title_fontsize=RC["legend.fontsize"])
@@ -84,11 +91,12 @@ def dot_strip(ax: Axes, points: pd.DataFrame, category: str, categories: list[st
     ax.set_xlim(-0.6, len(categories) - 0.4)
 
 
-def scatter_combos(ax: Axes, points: pd.DataFrame, x: str, y: str) -> None:
-    """One point per row at (`x`, `y`): colour = AU model, marker = EU method (one collection per marker)."""
+def scatter_combos(ax: Axes, points: pd.DataFrame, x: str, y: str, size: float = 40) -> None:
+    """One point per row at (`x`, `y`): colour = AU model, marker = EU method (one collection per marker); `size`
+    is the marker area in points²."""
     for eu, g in points.groupby("eu", sort=False):
         ax.scatter(g[x].to_numpy(dtype=float), g[y].to_numpy(dtype=float), c=[colour(a) for a in g.au],
-                   marker=marker(eu), s=40, edgecolors="black", linewidths=0.4, zorder=3)
+                   marker=marker(eu), s=size, edgecolors="black", linewidths=0.5, zorder=3)
 
 
 def hidden(values: pd.DataFrame | pd.Series, positive: bool = False) -> str:
