@@ -98,11 +98,11 @@ def naive(pred_dir: Path, data: Dataset) -> dict[tuple, float]:
             u, mean = _load(path, m, "mean")
             corr = pixel_correctness(split.annotations, mean.argmax(1))
             conf = np.broadcast_to(platt_confidence(u, a, b)[:, None], corr.shape)
-            out[(name, m, "ace_global")] = ace(conf, corr)
+            out[(name, m, "ace_global")] = ace(corr, conf)
             u, mean = _load(path, m, "mean")
             corr = pixel_correctness(split.annotations, mean.argmax(1))
             conf = np.broadcast_to(platt_confidence(u, a, b)[:, None], corr.shape)
-            out[(name, m, "ace_image")] = float(np.mean([ace(c, y) for c, y in zip(conf, corr, strict=True)]))
+            out[(name, m, "ace_image")] = float(np.mean([ace(y, c) for c, y in zip(conf, corr, strict=True)]))
         for agg in STRATEGIES:
             scores = []
             for path in (test, ood):
@@ -112,9 +112,9 @@ def naive(pred_dir: Path, data: Dataset) -> dict[tuple, float]:
     for name, path in (("test", test), (OOD, ood)):
         split = data.split(name)
         (mean,) = _load(path, "mean")
-        out[(name, "dice")] = float(np.mean(dice(mean.argmax(1), split.annotations)))
+        out[(name, "dice")] = float(np.mean(dice(split.annotations, mean.argmax(1))))
         (labels,) = _load(path, "sample_labels")
-        out[(name, "ged")] = float(np.mean(ged(labels.transpose(1, 0, 2, 3), split.annotations)))
+        out[(name, "ged")] = float(np.mean(ged(split.annotations, labels.transpose(1, 0, 2, 3))))
         for agg in STRATEGIES:
             eu, au, mean = _load(path, "eu", "au", "mean")
             pred = mean.argmax(1)

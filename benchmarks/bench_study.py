@@ -62,7 +62,7 @@ def frame_ratios(run_dir: Path) -> pd.DataFrame:
         annotations = np.asarray(open_dataset(run_dir, data).split("test").annotations[:])
         for path in sorted((run_dir / "predictions" / name).glob("seed*/*/test.h5")):
             with h5py.File(path, "r") as f:
-                ratio = frame_ratio(f["au"][:], annotations)
+                ratio = frame_ratio(annotations, f["au"][:])
             rows.append({"dataset": name, "seed": path.parent.parent.name, "combination": path.parent.name,
                          "frame_ratio": ratio})
     return pd.DataFrame(rows)
