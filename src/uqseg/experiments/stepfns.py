@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -22,6 +23,7 @@ from uqseg.experiments.paths import inside_run_dir
 from uqseg.experiments.steps import Step
 
 _OPEN: dict[str, Dataset] = {}
+VERBOSE_ENV = "UQSEG_VERBOSE"  # set (uqseg --verbose): Lightning's banner lines and tips show
 
 
 def open_dataset(run_dir: Path, data: dict[str, Any]) -> Dataset:
@@ -61,14 +63,15 @@ def run_data(step: Step, run_dir: Path) -> None:
 def run_training(step: Step, run_dir: Path) -> None:
     """Train one planned run (resuming from its last checkpoint) into ``training/<run-key>`` (docs/method.md §6, §7).
 
-    Lightning's per-trainer notices (devices, tips, "max_epochs reached") are silenced: the benchmark shows its own
-    progress; warnings of the training itself still show.
+    Lightning's per-trainer notices (devices, tips, "max_epochs reached") are silenced unless ``UQSEG_VERBOSE`` is
+    set (``uqseg --verbose``): the benchmark shows its own progress; warnings of the training itself still show.
     """
     from uqseg.training.plan import run_directory
     from uqseg.training.train import train_run
 
-    for name in ("lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    if not os.environ.get(VERBOSE_ENV):
+        for name in ("lightning.pytorch", "lightning.fabric"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     run = step.params["run"]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
