@@ -26,7 +26,7 @@ prepare_app = typer.Typer(no_args_is_help=True, help="Convert a downloaded datas
 app.add_typer(data_app, name="data")
 data_app.add_typer(prepare_app, name="prepare")
 
-DEBUG_ENV, OUT_ENV = "UQSEG_DEBUG", "UQSEG_OUT"
+DEBUG_ENV, OUT_ENV, VERBOSE_ENV = "UQSEG_DEBUG", "UQSEG_OUT", "UQSEG_VERBOSE"
 QUIET_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning")
 PRESET_HELP = "A shipped preset, as in uqseg benchmark (tiny: a smoke test)."
 
@@ -68,12 +68,15 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", envvar=DEBUG_ENV, help="Show full tracebacks on errors."),
-    verbose: bool = typer.Option(False, "--verbose", help="Show Lightning's banner lines and tips."),
+    verbose: bool = typer.Option(False, "--verbose", envvar=VERBOSE_ENV,
+                                 help="Show Lightning's banner lines and tips."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print uqseg's version and exit."),
 ) -> None:
     """Uncertainty quantification for segmentation."""
-    if not verbose:
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"  # the training steps (also in worker processes) leave Lightning's notices on
+    else:
         for name in QUIET_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
 

@@ -189,3 +189,16 @@ def test_packaging_metadata() -> None:
     assert "py.typed" in globs
     for pattern in globs:
         assert list((root / "src" / "uqseg").glob(pattern)), f"package-data glob {pattern} matches nothing"
+
+
+def test_verbose_shows_lightnings_notices(tmp_path) -> None:
+    base = [sys.executable, "-m", "uqseg.cli"]
+    args = ["train", "--dataset", "synthetic-lidc", "--combo", "softmax+dropout", "--preset", "tiny", "--epochs", "1",
+            "--no-progress"]
+    env = {k: v for k, v in os.environ.items() if k != "UQSEG_VERBOSE"}
+    quiet = subprocess.run([*base, *args, "--out", str(tmp_path / "a")], capture_output=True, text=True, env=env,
+                           timeout=300)
+    loud = subprocess.run([*base, "--verbose", *args, "--out", str(tmp_path / "b")], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert quiet.returncode == 0 and loud.returncode == 0, quiet.stderr + loud.stderr
+    assert "GPU available" not in quiet.stdout + quiet.stderr and "GPU available" in loud.stdout + loud.stderr
