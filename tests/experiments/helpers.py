@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from uqseg.experiments.results import load_results
+from uqseg.results import load_results
 
 HERE = Path(__file__).resolve().parent
 GRID_DATASETS = ("synthetic-lidc", "synthetic-chaksu")

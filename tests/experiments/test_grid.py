@@ -13,10 +13,10 @@ from helpers import GRID_DATASETS, GRID_OVERRIDES
 
 from uqseg.experiments.config import VALID_COMBOS, validate_config
 from uqseg.experiments.presets import resolve_config
-from uqseg.experiments.results import RESULT_COLUMNS, load_results
 from uqseg.experiments.runner import run_benchmark
 from uqseg.experiments.steps import is_complete, read_step_log
 from uqseg.experiments.study import data_steps, study_graph
+from uqseg.results import RESULT_COLUMNS, load_results
 
 MEASURES = {"TU", "AU", "EU"}
 AGGREGATIONS = {"image", "patch", "threshold", "area", "border"}

@@ -7,9 +7,9 @@ import pandas as pd
 from helpers import subset
 
 from uqseg.experiments.presets import resolve_config
-from uqseg.experiments.results import load_results
 from uqseg.experiments.runner import run_benchmark
 from uqseg.experiments.steps import read_step_log
+from uqseg.results import load_results
 
 DATASET = "synthetic-lidc"
 COMBOS = ("softmax+ensemble", "ssn+none")

@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from uqseg.experiments.paths import replicates_path
-from uqseg.experiments.results import (
+from uqseg.layout import replicates_path
+from uqseg.results import (
     RESULT_COLUMNS,
     combine_metrics,
     combine_replicates,

@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 from helpers import subset, uqseg, uqseg_process
 
-from uqseg.experiments.results import load_results
 from uqseg.experiments.steps import read_step_log
+from uqseg.results import load_results
 
 DATASET = "synthetic-lidc"
 COMBOS = ("softmax+dropout", "ssn+swag", "prob_unet+ensemble", "diffusion+none")

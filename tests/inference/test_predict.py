@@ -20,9 +20,9 @@ from uqseg.errors import NumericalError
 from uqseg.inference.config import InferenceConfig
 from uqseg.inference.evaluate import _read_chunk
 from uqseg.inference.predict import group_seed, predict_split
-from uqseg.inference.store import read_attrs
 from uqseg.metrics import instance_ged
 from uqseg.nn.base import AleatoricModel
+from uqseg.store import read_attrs
 from uqseg.uncertainty import decompose, discretize
 
 CFG = InferenceConfig(samples=4, instances=3, batch_size=3, instance_group=2, stored_sample_images=2, seed=5)

@@ -20,9 +20,9 @@ import pandas as pd
 import pytest
 from reliability_helpers import BENCHMARK, COMBO, DATASET, uqseg
 
-from uqseg.experiments.results import load_results
 from uqseg.experiments.steps import read_step_log
 from uqseg.faults import KILL_WRITE_ENV
+from uqseg.results import load_results
 
 # (stage, destination text the fault matches, which matching write, the step that must not be marked done)
 FAULTS = (

@@ -19,7 +19,7 @@ from uqseg.data.contract import Dataset, DatasetInfo, Split
 from uqseg.data.prepared import open_prepared
 from uqseg.data.synthetic.cache import load_arrays
 from uqseg.errors import UqsegError
-from uqseg.experiments.results import write_results
+from uqseg.results import write_results
 from uqseg.uncertainty import decompose
 
 FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,

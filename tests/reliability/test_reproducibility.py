@@ -27,9 +27,9 @@ from uqseg.cli import main
 from uqseg.errors import NumericalError
 from uqseg.experiments.command import benchmark_command
 from uqseg.experiments.lock import RunLock
-from uqseg.experiments.paths import STATE_DIR
-from uqseg.experiments.results import load_results
+from uqseg.layout import STATE_DIR
 from uqseg.report.run_info import summary_table
+from uqseg.results import load_results
 
 
 def _run(out: Path) -> None:

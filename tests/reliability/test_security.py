@@ -20,7 +20,7 @@ from uqseg.data import get_dataset
 from uqseg.data.prepared import open_prepared
 from uqseg.errors import ConfigError, InputError
 from uqseg.experiments.paths import inside_run_dir
-from uqseg.experiments.results import load_results
+from uqseg.results import load_results
 from uqseg.training.checkpoint import read_weights, verify_checkpoint
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "uqseg"

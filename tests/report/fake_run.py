@@ -1,5 +1,5 @@
 """A realistic fake run directory: 2 datasets, 2 seeds, all 19 combinations, every result row of conventions.md,
-prediction files in the layout of `uqseg.inference.store`, and matching in-memory datasets for the panels."""
+prediction files in the layout of `uqseg.store`, and matching in-memory datasets for the panels."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pandas as pd
 import yaml
 
 from uqseg.data import Dataset, DatasetInfo, Split
-from uqseg.report.names import STRATEGIES, combos
+from uqseg.vocabulary import STRATEGIES, combos
 
 DATASETS = {
     "fake-lidc": {"classes": 2, "channels": 1, "annotators": 4,
@@ -112,7 +112,7 @@ def fake_datasets() -> dict[str, Dataset]:
 
 
 def write_predictions(path: Path, au: str, eu: str, split: str, n_classes: int, rng: np.random.Generator) -> None:
-    """One complete predictions file in the layout of `uqseg.inference.store`."""
+    """One complete predictions file in the layout of `uqseg.store`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     yy, xx = np.mgrid[:SIZE, :SIZE]
     fg = np.stack([1 / (1 + np.exp(np.hypot(yy - 5 - i, (xx - 9 + i / 2) * 1.3) - 3.5)) for i in range(N_IMAGES)])

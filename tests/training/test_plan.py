@@ -10,13 +10,12 @@ from training_doubles import TinyConfig
 from uqseg.errors import ConfigError
 from uqseg.training.config import TrainConfig, make_train_config
 from uqseg.training.plan import (
-    AU_MODELS,
-    EU_METHODS,
     MC_DROPOUT_P,
     member_seed,
     plan_training_runs,
     runs_for_combination,
 )
+from uqseg.vocabulary import AU_MODELS, EU_METHODS
 
 GRID = [(au, eu) for au, eu in itertools.product(AU_MODELS, EU_METHODS) if (au, eu) != ("softmax", "none")]
 

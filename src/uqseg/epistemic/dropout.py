@@ -20,6 +20,7 @@ from torch import Tensor
 from uqseg.epistemic.base import EpistemicMethod, instance_seed
 from uqseg.errors import ConfigError
 from uqseg.nn.base import AleatoricModel
+from uqseg.nn.dropout import fixed_dropout, sample_instances
 
 
 class MCDropout(EpistemicMethod):
@@ -52,15 +53,11 @@ class MCDropout(EpistemicMethod):
 
     @contextlib.contextmanager
     def _open(self, m: int) -> Iterator[AleatoricModel]:
-        from uqseg.nn.dropout import fixed_dropout
-
         with fixed_dropout(self.model, self.seeds([m])):
             yield self.model
 
     def _sample_batched(self, images: Tensor, n: int, ms: list[int], seed: int) -> Tensor:
         if not self.batched or len(ms) == 1:
             return self.sample_reference(images, n, ms, seed)
-        from uqseg.nn.dropout import sample_instances
-
         torch.manual_seed(seed)
         return sample_instances(self.model, images, n, self.seeds(ms))

@@ -6,10 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from uqseg.epistemic.base import EpistemicMethod
+from uqseg.epistemic.dropout import MCDropout
+from uqseg.epistemic.ensemble import Ensemble
+from uqseg.epistemic.none import NoEpistemic
+from uqseg.epistemic.swag import SwagMethod
 from uqseg.errors import ConfigError
 from uqseg.nn.base import AleatoricModel
-
-EU_METHODS = ("none", "dropout", "swag", "swag_d", "ensemble")
+from uqseg.vocabulary import check_eu
 
 
 def build_method(
@@ -27,26 +30,17 @@ def build_method(
     ``instances`` is M for dropout and SWAG/SWAG-D; an ensemble has one instance per member. ``swag_state`` (a
     ``SwagState``) is required for swag and swag_d. ``seed`` seeds the dropout masks and SWAG draws.
     """
-    if eu not in EU_METHODS:
-        raise ConfigError(f"unknown EU method {eu!r}; known: {', '.join(EU_METHODS)}")
+    check_eu(eu)
     if not models:
         raise ConfigError(f"EU method {eu!r} needs at least one trained model")
     if eu == "ensemble":
-        from uqseg.epistemic.ensemble import Ensemble
-
         return Ensemble(models, batched=batched)
     if len(models) != 1:
         raise ConfigError(f"EU method {eu!r} takes one trained model, got {len(models)}")
     if eu == "none":
-        from uqseg.epistemic.none import NoEpistemic
-
         return NoEpistemic(models[0])
     if eu == "dropout":
-        from uqseg.epistemic.dropout import MCDropout
-
         return MCDropout(models[0], num_instances=instances, seed=seed, batched=batched)
-    from uqseg.epistemic.swag import SwagMethod
-
     if swag_state is None:
         raise ConfigError(f"EU method {eu!r} needs the SWAG state of its shared training run")
     return SwagMethod(models[0], swag_state, diagonal=eu == "swag_d", num_instances=instances, scale=swag_scale,

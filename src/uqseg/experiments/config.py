@@ -21,9 +21,9 @@ from uqseg.experiments.paths import check_relative
 from uqseg.inference.config import InferenceConfig
 from uqseg.nn.config import ModelConfig
 from uqseg.training.config import TrainConfig
-from uqseg.training.plan import AU_MODELS, EU_METHODS, validate_combination
+from uqseg.vocabulary import AU_MODELS, check_combination, combo_names
 
-VALID_COMBOS = tuple(f"{au}+{eu}" for au in AU_MODELS for eu in EU_METHODS if (au, eu) != ("softmax", "none"))
+VALID_COMBOS = combo_names()
 GEOMETRY_FIELDS = ("in_channels", "num_classes", "image_size")
 LOCATION_KEYS = ("root", "cache_dir")
 
@@ -146,7 +146,7 @@ class BenchmarkConfig(_Strict):
             if not sep:
                 raise ValueError(f"{combo!r} is not written AU+EU")
             try:
-                validate_combination(au, eu)
+                check_combination(au, eu)
             except ConfigError as err:
                 raise ValueError(f"{combo!r}: {err}") from None
         if len(set(value)) != len(value):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from uqseg.atomic import write_text_atomic
-from uqseg.experiments.paths import ENVIRONMENT_FILE
+from uqseg.layout import RunLayout
 
 PACKAGES = ("uqseg", "torch", "lightning", "numpy", "scipy", "scikit-learn", "pandas", "pyarrow", "h5py",
             "safetensors", "pydantic", "opencv-python-headless", "pillow", "rich", "typer", "ray")
@@ -67,4 +67,4 @@ def environment_record(*, start: str, end: str | None, executor: str, stage_wall
 
 def write_environment(run_dir: Path, record: Mapping[str, Any]) -> Path:
     """Write ``RUN_DIR/environment.json`` atomically."""
-    return write_text_atomic(Path(run_dir) / ENVIRONMENT_FILE, json.dumps(record, indent=1, sort_keys=True))
+    return write_text_atomic(RunLayout(run_dir).environment, json.dumps(record, indent=1, sort_keys=True))

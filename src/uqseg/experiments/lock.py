@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 
 from uqseg.errors import LockedError
-from uqseg.experiments.paths import LOCK_FILE
+from uqseg.layout import RunLayout
 
 
 def _owner(handle_path: Path) -> str:
@@ -29,7 +29,7 @@ class RunLock:
     """An exclusive, non-blocking lock on a run directory; use as a context manager."""
 
     def __init__(self, run_dir: Path):
-        self.path = Path(run_dir) / LOCK_FILE
+        self.path = RunLayout(run_dir).lock
         self._fd: int | None = None
 
     def acquire(self) -> RunLock:

@@ -1,4 +1,4 @@
-"""Paths of a benchmark run directory (docs/conventions.md "Run directory"; path safety).
+"""Path safety of a benchmark run directory (docs/conventions.md "Run directory"; its layout is ``uqseg.layout``).
 
 Output paths named in a config are relative to the run directory and cannot leave it: absolute paths, ``..``
 components and symlinks that point outside are rejected. Input paths (the ``root`` of a prepared real dataset) are
@@ -12,15 +12,6 @@ import re
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from uqseg.errors import ConfigError
-
-STATE_DIR = ".uqseg"
-LOCK_FILE = ".lock"
-STEP_LOG = "steps.jsonl"
-CONFIG_FILE = "config.yaml"
-ENVIRONMENT_FILE = "environment.json"
-RESULTS_PARQUET = "results.parquet"
-RESULTS_CSV = "results.csv"
-BOOTSTRAP_PARQUET = "bootstrap.parquet"
 
 
 def check_relative(relative: str | Path, *, what: str = "path") -> PurePosixPath:
@@ -55,9 +46,3 @@ def slug(name: str) -> str:
     """A file-name-safe, collision-free form of a step name: readable part plus a short hash of the name."""
     readable = re.sub(r"[^A-Za-z0-9+._-]+", "_", name).strip("._")[:80]
     return f"{readable}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
-
-
-def replicates_path(metrics_path: str | Path) -> Path:
-    """Where a metrics file's bootstrap replicates live: ``<name>.bootstrap.parquet`` beside ``<name>.parquet``."""
-    path = Path(metrics_path)
-    return path.with_name(f"{path.stem}.bootstrap.parquet")

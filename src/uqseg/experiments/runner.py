@@ -21,11 +21,11 @@ from uqseg.experiments.dag import StepGraph
 from uqseg.experiments.environment import environment_record, write_environment
 from uqseg.experiments.executors import make_executor
 from uqseg.experiments.lock import RunLock
-from uqseg.experiments.paths import CONFIG_FILE, RESULTS_PARQUET
 from uqseg.experiments.preflight import check_study
 from uqseg.experiments.progress import ProgressDisplay
 from uqseg.experiments.steps import Outcome, Step, StepLog, now, read_step_log
 from uqseg.experiments.study import data_steps, read_data_record, study_graph
+from uqseg.layout import RunLayout
 
 
 @dataclass
@@ -83,7 +83,7 @@ def write_config(cfg: BenchmarkConfig, run_dir: Path, geometry: Mapping[str, Map
     for name, values in (geometry or {}).items():
         raw["datasets"][name]["model"].update(values)
     text = yaml.safe_dump(raw, sort_keys=False, allow_unicode=True)
-    return write_text_atomic(Path(run_dir) / CONFIG_FILE, text)
+    return write_text_atomic(RunLayout(run_dir).config, text)
 
 
 def run_benchmark(cfg: BenchmarkConfig, run_dir: Path | str, *, progress: bool = True,
@@ -124,6 +124,6 @@ def run_benchmark(cfg: BenchmarkConfig, run_dir: Path | str, *, progress: bool =
         write_environment(run_dir, environment_record(start=start, end=now(), executor=executor.name,
                                                       stage_wall_s=stages, total_stage_wall_s=total_stage_wall(run_dir),
                                                       wall_s=wall))
-    report = run_dir / "report" / "index.html"
-    return BenchmarkRun(run_dir, run_dir / RESULTS_PARQUET, report if cfg.report else None, wall, stages,
+    layout = RunLayout(run_dir)
+    return BenchmarkRun(run_dir, layout.results, layout.report_index if cfg.report else None, wall, stages,
                         recorder.done, recorder.skipped)

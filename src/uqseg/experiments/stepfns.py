@@ -12,15 +12,21 @@ import json
 import logging
 import os
 import warnings
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from uqseg.atomic import write_text_atomic
+from uqseg.atomic import write_bytes_atomic, write_text_atomic
+from uqseg.data import get_dataset
 from uqseg.data.contract import Dataset
-from uqseg.errors import ConfigError, InputError
+from uqseg.errors import ConfigError, InputError, UqsegError
 from uqseg.experiments.paths import inside_run_dir
 from uqseg.experiments.steps import Step
+from uqseg.layout import replicates_path
+from uqseg.results import combine_metrics, combine_replicates, with_intervals, write_results
+from uqseg.store import complete_predictions
+from uqseg.training.plan import run_directory
 
 _OPEN: dict[str, Dataset] = {}
 VERBOSE_ENV = "UQSEG_VERBOSE"  # set (uqseg --verbose): Lightning's banner lines and tips show
@@ -28,8 +34,6 @@ VERBOSE_ENV = "UQSEG_VERBOSE"  # set (uqseg --verbose): Lightning's banner lines
 
 def open_dataset(run_dir: Path, data: dict[str, Any]) -> Dataset:
     """The dataset described by a data step's params: its ``root`` if given, else generated into ``cache_dir``."""
-    from uqseg.data import get_dataset
-
     kwargs = dict(data["options"])
     if data.get("root"):
         kwargs["root"] = data["root"]
@@ -43,6 +47,20 @@ def open_dataset(run_dir: Path, data: dict[str, Any]) -> Dataset:
             hint = "" if data.get("root") else f" (a prepared real dataset needs datasets.{data['dataset']}.root)"
             raise ConfigError(f"datasets.{data['dataset']}: its factory rejected the options: {err}{hint}") from None
     return _OPEN[memo]
+
+
+def report_datasets(run_dir: Path, params: Mapping[str, Mapping[str, Any]]) -> dict[str, Dataset | str]:
+    """Each dataset of ``params`` (name → its data step's params) opened for the report's qualitative panels, or the
+    reason it could not be; none at all when the run stores no complete predictions of them."""
+    if not any(complete_predictions(run_dir, name) for name in params):
+        return {}
+    out: dict[str, Dataset | str] = {}
+    for name, data in params.items():
+        try:
+            out[name] = open_dataset(Path(run_dir), dict(data))
+        except (UqsegError, OSError, ImportError, KeyError, TypeError, ValueError) as err:
+            out[name] = f"{type(err).__name__}: {err}"
+    return out
 
 
 def dataset_record(dataset: Dataset) -> dict[str, Any]:
@@ -66,8 +84,7 @@ def run_training(step: Step, run_dir: Path) -> None:
     Lightning's per-trainer notices (devices, tips, "max_epochs reached") are silenced unless ``UQSEG_VERBOSE`` is
     set (``uqseg --verbose``): the benchmark shows its own progress; warnings of the training itself still show.
     """
-    from uqseg.training.plan import run_directory
-    from uqseg.training.train import train_run
+    from uqseg.training.train import train_run  # local: Lightning is heavy and only training steps need it
 
     if not os.environ.get(VERBOSE_ENV):
         for name in ("lightning.pytorch", "lightning.fabric"):
@@ -80,8 +97,7 @@ def run_training(step: Step, run_dir: Path) -> None:
 
 def run_prediction(step: Step, run_dir: Path) -> None:
     """Predict one split of one combination into its HDF5 file (docs/method.md §1, §6)."""
-    from uqseg.inference.predict import load_method, predict_split
-    from uqseg.training.plan import run_directory
+    from uqseg.inference.predict import load_method, predict_split  # local: loads the models' code
 
     p = step.params
     runs = p["runs"]
@@ -94,9 +110,7 @@ def run_prediction(step: Step, run_dir: Path) -> None:
 def run_metrics(step: Step, run_dir: Path) -> None:
     """Evaluate one combination's predictions (docs/method.md §3) into its tidy metrics table, and its bootstrap
     replicates (resamples seeded by dataset, seed and split) into ``<name>.bootstrap.parquet`` beside it."""
-    from uqseg.atomic import write_bytes_atomic
-    from uqseg.experiments.paths import replicates_path
-    from uqseg.inference.evaluate import stream_predictions
+    from uqseg.inference.evaluate import stream_predictions  # local: the inference layer loads the models' code
 
     p = step.params
     evaluator = stream_predictions(inside_run_dir(run_dir, p["predictions"]), open_dataset(run_dir, p["data"]),
@@ -118,16 +132,14 @@ def run_metrics(step: Step, run_dir: Path) -> None:
 def run_results(step: Step, run_dir: Path) -> None:
     """Combine every combination's metrics into ``results.parquet`` and ``results.csv`` with 95 % bootstrap
     intervals, and their replicates into ``bootstrap.parquet`` (docs/method.md §3)."""
-    from uqseg.experiments.paths import replicates_path
-    from uqseg.experiments.results import combine_metrics, combine_replicates, with_intervals, write_results
-
     paths = [inside_run_dir(run_dir, path) for path in step.params["metrics"]]
     replicates = combine_replicates(replicates_path(path) for path in paths)
     write_results(with_intervals(combine_metrics(paths), replicates), run_dir, replicates=replicates)
 
 
 def run_report(step: Step, run_dir: Path) -> None:
-    """Build the HTML report of the run directory (``uqseg.report.build_report``)."""
-    from uqseg.report import build_report
+    """Build the HTML report of the run directory (``uqseg.report.build_report``); ``step.params["data"]`` maps each
+    dataset to its data step's params, so the qualitative panels get the datasets as the benchmark opened them."""
+    from uqseg.report import build_report  # local: matplotlib is heavy and only the report step needs it
 
-    build_report(run_dir)
+    build_report(run_dir, datasets=report_datasets(run_dir, step.params.get("data", {})))

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from uqseg.atomic import write_text_atomic
-from uqseg.experiments.paths import STATE_DIR, STEP_LOG, slug
+from uqseg.experiments.paths import slug
+from uqseg.layout import RunLayout
 from uqseg.training.plan import canonical
 
 StepFunction = Callable[["Step", Path], None]
@@ -60,7 +61,7 @@ def make_step(
 
 def marker_path(run_dir: Path, step: Step) -> Path:
     """Where the completeness marker of ``step`` lives."""
-    return Path(run_dir) / STATE_DIR / "done" / f"{slug(step.name)}.json"
+    return RunLayout(run_dir).done / f"{slug(step.name)}.json"
 
 
 def is_complete(run_dir: Path, step: Step) -> bool:
@@ -116,7 +117,7 @@ class StepLog:
     """Append-only JSON-lines log of step events; one line per event, written with a single ``write``."""
 
     def __init__(self, run_dir: Path):
-        self.path = Path(run_dir) / STEP_LOG
+        self.path = RunLayout(run_dir).step_log
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._host = socket.gethostname()
         if self.path.exists() and self.path.stat().st_size:
@@ -151,7 +152,7 @@ class StepLog:
 
 def read_step_log(run_dir: Path) -> list[dict[str, Any]]:
     """The events of ``RUN_DIR/steps.jsonl`` in order; a line cut short by a kill is skipped."""
-    path = Path(run_dir) / STEP_LOG
+    path = RunLayout(run_dir).step_log
     if not path.exists():
         return []
     events = []

@@ -18,15 +18,18 @@ from uqseg.errors import InputError
 from uqseg.experiments import stepfns
 from uqseg.experiments.config import BenchmarkConfig, inference_config, model_config, train_config
 from uqseg.experiments.dag import StepGraph
-from uqseg.experiments.paths import STATE_DIR, check_relative, input_path, slug
+from uqseg.experiments.paths import check_relative, input_path, slug
 from uqseg.experiments.steps import Step, make_step
 from uqseg.inference.config import InferenceConfig
+from uqseg.layout import RunLayout
 from uqseg.training.config import TrainConfig
 from uqseg.training.plan import TrainingRun, runs_for_combination
+from uqseg.vocabulary import instance_count
 
 # Relative cost per image of one training pass, one predictive forward pass and one evaluated image; the progress
 # display weighs steps by these to estimate the time left.
 TRAIN_COST, PREDICT_COST, METRICS_COST = 1.0, 0.3, 0.05
+RELATIVE = RunLayout.relative()
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class DataRecord:
 def data_params(cfg: BenchmarkConfig, name: str) -> dict[str, Any]:
     """Where and how dataset ``name`` is opened (root is an input path; cache_dir stays in the run directory)."""
     entry = cfg.datasets[name]
-    cache = entry.cache_dir or f"data/{name}"
+    cache = entry.cache_dir or RELATIVE.data(name).as_posix()
     check_relative(cache, what=f"datasets.{name}.cache_dir")
     root = str(input_path(entry.root)) if entry.root else None
     return {"dataset": name, "options": dict(entry.options), "root": root, "cache_dir": cache}
@@ -63,7 +66,7 @@ def data_params(cfg: BenchmarkConfig, name: str) -> dict[str, Any]:
 
 def info_file(name: str) -> str:
     """The data step's record of dataset ``name``, relative to the run directory."""
-    return f"{STATE_DIR}/datasets/{slug(name)}.json"
+    return (RELATIVE.dataset_records / f"{slug(name)}.json").as_posix()
 
 
 def data_steps(cfg: BenchmarkConfig) -> list[Step]:
@@ -119,8 +122,7 @@ def _training_cost(run: TrainingRun, n_train: int) -> float:
 
 
 def _prediction_count(au: str, eu: str, cfg: InferenceConfig) -> int:
-    instances = {"none": 1, "ensemble": cfg.ensemble_size}.get(eu, cfg.instances)
-    return cfg.samples_for(au) * instances
+    return cfg.samples_for(au) * instance_count(eu, cfg.instances, cfg.ensemble_size)
 
 
 class _Planner:
@@ -149,7 +151,7 @@ class _Planner:
         trained = [self.training_step(dataset, seed, run) for run in runs]
         infer = inference_config(self.cfg, seed)
         combo = f"{dataset}/seed{seed}/{au}+{eu}"
-        pred_dir = f"predictions/{combo}"
+        pred_dir = RELATIVE.predictions(dataset, seed, au, eu).as_posix()
         check_relative(pred_dir, what="predictions folder")
         record, data = self.records[dataset], self.data[dataset]
         predicted = []
@@ -158,13 +160,14 @@ class _Planner:
             if au == "tta":  # its test-time augmentation is in no key of the softmax runs it may share
                 inputs["tta"] = runs[0].model.tta
             params = {"au": au, "eu": eu, "split": split, "runs": runs, "inference": infer,
-                      "data": data.params["data"], "out": f"{pred_dir}/{split}.h5"}
+                      "data": data.params["data"],
+                      "out": RELATIVE.prediction_file(dataset, seed, au, eu, split).as_posix()}
             gpus = 1.0 if infer.device.startswith("cuda") else 0.0
             cost = PREDICT_COST * record.sizes[split] * _prediction_count(au, eu, infer)
             predicted.append(self.graph.add(make_step(
                 f"predict/{combo}/{split}", "predict", stepfns.run_prediction, inputs, [data, *trained],
                 params=params, outputs=(params["out"],), num_gpus=gpus, cost=cost)))
-        out = f"metrics/{combo}.parquet"
+        out = RELATIVE.metrics(dataset, seed, au, eu).as_posix()
         params = {"dataset": dataset, "seed": seed, "au": au, "eu": eu, "data": data.params["data"],
                   "predictions": pred_dir, "out": out, "batch_size": self.cfg.evaluation.batch_size}
         n_images = sum(record.sizes[s] for s in record.evaluated_splits)
@@ -181,8 +184,10 @@ def study_graph(cfg: BenchmarkConfig, run_dir: Path, data: list[Step]) -> StepGr
                for dataset in cfg.datasets for seed in cfg.dataset_seeds(dataset) for au, eu in cfg.combinations()]
     results = planner.graph.add(make_step(
         "results", "results", stepfns.run_results, {"metrics": [m.name for m in metrics]}, metrics,
-        params={"metrics": [m.params["out"] for m in metrics]}, outputs=("results.parquet", "results.csv")))
+        params={"metrics": [m.params["out"] for m in metrics]},
+        outputs=(RELATIVE.results.as_posix(), RELATIVE.results_csv.as_posix())))
     if cfg.report:
-        planner.graph.add(make_step("report", "report", stepfns.run_report, {}, [results],
-                                    outputs=("report/index.html",), cost=5.0))
+        datasets = {name: step.params["data"] for name, step in planner.data.items()}
+        planner.graph.add(make_step("report", "report", stepfns.run_report, {}, [results], params={"data": datasets},
+                                    outputs=(RELATIVE.report_index.as_posix(),), cost=5.0))
     return planner.graph

@@ -12,7 +12,8 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from uqseg.experiments.results import KEYS, check_results, id_dice
+from uqseg.results import check_results, id_dice
+from uqseg.vocabulary import KEYS
 
 RANK_KINDS = ("performance", "entanglement")
 
@@ -20,7 +21,7 @@ RANK_KINDS = ("performance", "entanglement")
 def ranking_table(results: pd.DataFrame) -> pd.DataFrame:
     """Per dataset and combination: ``dice`` (ID test, mean over seeds), ``performance_rank`` and
     ``entanglement_rank`` (final Table 2 ranks, 1 = best), best performance first."""
-    from uqseg.report.tables import rank_table
+    from uqseg.report.tables import rank_table  # local: importing the report package loads matplotlib
 
     results = check_results(results)
     index = [KEYS[0], *KEYS[2:]]

@@ -15,8 +15,8 @@ import pandas as pd
 
 from uqseg.data.contract import Dataset, Split
 from uqseg.errors import InputError, NumericalError
-from uqseg.inference.store import IMAGE_SCORES, MAP_NAMES, read_attrs
 from uqseg.metrics import Evaluator
+from uqseg.store import IMAGE_SCORES, MAP_NAMES, read_attrs
 
 VALIDATION = "val"
 ID_TEST = "test"

@@ -23,11 +23,14 @@ from torch import Tensor
 
 from uqseg.atomic import atomic_path
 from uqseg.data.contract import Split
+from uqseg.epistemic import build_method
 from uqseg.epistemic.base import EpistemicMethod
 from uqseg.errors import ConfigError, NumericalError
 from uqseg.inference.config import InferenceConfig
-from uqseg.inference.store import create_datasets, write_batch
 from uqseg.metrics.segmentation import DISTANCES, instance_ged
+from uqseg.nn import build_model
+from uqseg.store import create_datasets, write_batch
+from uqseg.training.plan import training_au
 from uqseg.uncertainty import UncertaintyAccumulator, discretize
 
 if TYPE_CHECKING:
@@ -166,18 +169,14 @@ def load_method(
     shared run's SWAG state. ``model_factory`` replaces ``uqseg.nn.build_model`` (tests). Runs of another AU model
     (TTA's softmax runs, docs/method.md §5 "TTA") load into model ``au`` built on each run's model config.
     """
-    from uqseg.epistemic import build_method
-    from uqseg.training.checkpoint import load_swag_state, load_trained_model
+    from uqseg.training.checkpoint import load_swag_state, load_trained_model  # local: loads Lightning
 
     if len(run_dirs) != len(runs) or not runs:
         raise ConfigError(f"{au}+{eu}: got {len(runs)} runs and {len(run_dirs)} run directories")
-    from uqseg.training.plan import training_au
-
     if any(run.au != training_au(au, run.model) for run in runs):
         raise ConfigError(f"{au}+{eu}: runs of AU models {sorted({r.au for r in runs})} given")
     factory = model_factory
     if factory is None and any(run.au != au for run in runs):
-        from uqseg.nn import build_model
 
         def factory(run: TrainingRun) -> AleatoricModel:
             return build_model(au, run.model)

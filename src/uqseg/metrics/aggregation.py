@@ -8,8 +8,7 @@ import numpy as np
 
 from uqseg.errors import InputError
 from uqseg.metrics._check import as_array
-
-STRATEGIES = ("image", "patch", "threshold", "area", "border")
+from uqseg.vocabulary import STRATEGIES
 
 
 def border_count(pred: np.ndarray) -> np.ndarray:

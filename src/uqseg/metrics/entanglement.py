@@ -2,31 +2,47 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from uqseg.errors import InputError
+from uqseg.metrics.delta_rules import DELTA_RULES
 
 #: Status of a Δ whose inputs are both 0: a tie, Δ = 0 (docs/method.md §2).
 ORIGIN_TIE = "ok: tie at the origin"
 UNDEFINED = "undefined: missing or NaN input"
 
 
+class OutOfRangeWarning(UserWarning):
+    """Δ outside [−1, 1]: an input is negative (e.g. a negative NCC), so the angle leaves the first quadrant."""
+
+
 def entanglement(correct: Any, wrong: Any, lower_is_better: bool = False) -> Any:
     """Δ = s·(atan2(U_c, U_w) − π/4)/(π/4), s = −1 when lower is better (docs/method.md §2).
 
-    Scalars give a float, arrays an array (broadcast). Δ = 0 where both values are 0 (a tie at the origin, like any
-    U_c = U_w). Δ lies outside [−1, 1] exactly where an input is negative (e.g. a negative NCC), so
-    ``(correct < 0) | (wrong < 0)`` is the mask of such values. Non-finite inputs raise InputError.
+    Scalars give a float, arrays an array (NumPy broadcasting of ``correct``, ``wrong`` and ``lower_is_better``).
+    Δ = 0 where both values are 0 (a tie at the origin, like any U_c = U_w). Δ lies outside [−1, 1] exactly where an
+    input is negative (e.g. a negative NCC): such values are returned but flagged with an OutOfRangeWarning, and
+    ``(correct < 0) | (wrong < 0)`` is their mask. Non-finite or non-numeric inputs, or shapes that do not
+    broadcast, raise InputError.
     """
-    c, w = np.asarray(correct, dtype=np.float64), np.asarray(wrong, dtype=np.float64)
+    try:
+        c, w = np.asarray(correct, dtype=np.float64), np.asarray(wrong, dtype=np.float64)
+        shape = np.broadcast_shapes(c.shape, w.shape, np.shape(lower_is_better))
+    except (TypeError, ValueError) as err:
+        raise InputError(f"entanglement needs numeric values of broadcastable shapes: {err}") from None
     if not (np.isfinite(c).all() and np.isfinite(w).all()):
         shown = f"correct={correct}, wrong={wrong}" if c.ndim == w.ndim == 0 else "NaN or inf in correct or wrong"
         raise InputError(f"entanglement needs finite values, got {shown}")
-    d = entanglement_values(c, w, lower_is_better)
-    return float(d) if d.ndim == 0 else d
+    d = np.broadcast_to(entanglement_values(c, w, lower_is_better), shape)
+    outside = int(np.count_nonzero(np.abs(d) > 1))
+    if outside:
+        warnings.warn(f"{outside} of {d.size} Δ values lie outside [-1, 1] because an input is negative; Eq. 2 "
+                      "assumes non-negative metric values", OutOfRangeWarning, stacklevel=2)
+    return float(d) if d.ndim == 0 else d.copy()
 
 
 def entanglement_values(correct: Any, wrong: Any, lower_is_better: Any = False) -> np.ndarray:
@@ -46,8 +62,8 @@ def entanglement_status(correct: Any, wrong: Any) -> Any:
     return str(out) if out.ndim == 0 else out
 
 
-def _row(task: str, split: str, metric: str, agg: str, uc: float, uw: float, lower: bool, wrong: str) -> dict:
-    d = float(entanglement_values(uc, uw, lower))
+def _row(task: str, split: str, metric: str, agg: str, uc: float, uw: float, wrong: str) -> dict:
+    d = float(entanglement_values(uc, uw, DELTA_RULES[task].lower_is_better))
     return {
         "split": split, "task": task, "metric": metric, "aggregation": agg, "u_correct": uc, "u_wrong": uw,
         "wrong_measure": wrong, "delta": d, "out_of_range": bool(np.isfinite(d) and abs(d) > 1),
@@ -55,8 +71,18 @@ def _row(task: str, split: str, metric: str, agg: str, uc: float, uw: float, low
     }
 
 
+def _values(g: pd.DataFrame, task: str) -> tuple[float, float, str]:
+    """U_correct, U_wrong and the wrong measure's name from one split's measures, by the task's Δ rule."""
+    rule = DELTA_RULES[task]
+    m = g.groupby("measure")["value"].mean()
+    per = {name: np.asarray(m.get(name, np.nan), dtype=np.float64) for name in (rule.correct, *rule.wrong)}
+    uw, is_eu = rule.wrong_value(per)
+    name = rule.wrong[0] if len(rule.wrong) == 1 else ("EU" if bool(is_eu) else "AU")
+    return float(per[rule.correct]), float(uw), name
+
+
 def task_entanglement(table: pd.DataFrame) -> pd.DataFrame:
-    """Δ rows for one combination's tidy table (docs/method.md §2 task table).
+    """Δ rows for one combination's tidy table, by the Δ rules of ``metrics.delta_rules`` (docs/method.md §2).
 
     OODD: per aggregation, AUROC averaged over OOD splits first (split "ood-mean"), EU correct vs AU wrong.
     AMB: NCC per split, AU vs EU. CAL: per split and ACE variant, TU vs min(AU, EU) with s = −1.
@@ -65,19 +91,12 @@ def task_entanglement(table: pd.DataFrame) -> pd.DataFrame:
     if not need <= set(table.columns):
         raise InputError(f"table lacks columns {sorted(need - set(table.columns))}")
     rows = []
-    o = table[(table.task == "OODD") & (table.metric == "auroc")]
-    for agg, g in o.groupby("aggregation", sort=False):
-        m = g.groupby("measure")["value"].mean()
-        rows.append(_row("OODD", "ood-mean", "auroc", agg, m.get("EU", np.nan), m.get("AU", np.nan), False, "AU"))
-    a = table[(table.task == "AMB") & (table.metric == "ncc")]
-    for split, g in a.groupby("split", sort=False):
-        m = g.set_index("measure")["value"]
-        rows.append(_row("AMB", split, "ncc", "none", m.get("AU", np.nan),
-                         m.get("EU", np.nan), False, "EU"))
-    c = table[(table.task == "CAL") & table.metric.isin(["ace_global", "ace_image"])]
-    for (split, metric), g in c.groupby(["split", "metric"], sort=False):
-        m = g.set_index("measure")["value"]
-        au, eu = m.get("AU", np.nan), m.get("EU", np.nan)
-        wrong, uw = ("AU", au) if not (eu < au) else ("EU", eu)
-        rows.append(_row("CAL", split, metric, "none", m.get("TU", np.nan), uw, True, wrong))
+    for task, rule in DELTA_RULES.items():
+        t = table[(table.task == task) & table.metric.isin(rule.metrics)]
+        if rule.per_aggregation:
+            for agg, g in t.groupby("aggregation", sort=False):
+                rows.append(_row(task, "ood-mean", g.metric.iloc[0], agg, *_values(g, task)))
+            continue
+        for (split, metric), g in t.groupby(["split", "metric"], sort=False):
+            rows.append(_row(task, split, metric, "none", *_values(g, task)))
     return pd.DataFrame(rows)

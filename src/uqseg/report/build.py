@@ -12,8 +12,7 @@ import pandas as pd
 from uqseg.atomic import atomic_directory
 from uqseg.data import Dataset
 from uqseg.errors import InputError
-from uqseg.experiments.results import load_replicates, load_results
-from uqseg.inference.store import is_complete
+from uqseg.layout import RunLayout
 from uqseg.report import caution, frames, html, run_info
 from uqseg.report.figures.ablation import plot_ablation
 from uqseg.report.figures.collapse import plot_collapse
@@ -24,7 +23,6 @@ from uqseg.report.figures.qualitative import plot_qualitative, read_rows
 from uqseg.report.figures.segmentation import plot_segmentation
 from uqseg.report.figures.style import context
 from uqseg.report.glossary import glossary_section
-from uqseg.report.names import au_label, combos, eu_label
 from uqseg.report.reproducibility import bootstrap_concordance, indistinguishable, seed_reproducibility
 from uqseg.report.tables import (
     Derived,
@@ -35,8 +33,11 @@ from uqseg.report.tables import (
     table2,
     to_markdown,
 )
+from uqseg.results import load_replicates, load_results
+from uqseg.store import complete_predictions, is_complete
+from uqseg.vocabulary import au_label, combos, eu_label
 
-REPORT_DIR = "report"
+RELATIVE = RunLayout.relative()
 
 
 class _Writer:
@@ -149,9 +150,10 @@ def _qualitative(w: _Writer, run_dir: Path, results: pd.DataFrame, perf_ranks: p
                      "expected class), then TU, AU and EU on one shared colour scale per row (nats, brighter = more "
                      "uncertain); ID rows first, then OOD.")
     for dataset in dict.fromkeys(results.dataset):
-        found = run_info.prediction_dirs(run_dir, dataset)
+        found = complete_predictions(run_dir, dataset)
         if not found:
-            s.blocks.append(html.note(f"{dataset}: no complete prediction files under predictions/{dataset}/."))
+            s.blocks.append(html.note(
+                f"{dataset}: no complete prediction files under {RELATIVE.predictions_root(dataset).as_posix()}/."))
             continue
         final = perf_ranks[(perf_ranks.dataset == dataset) & (perf_ranks.task == "final")]
         rank = {(r.au, r.eu): r.rank for r in final.itertuples()}
@@ -202,8 +204,9 @@ def build_report(run_dir: Path | str, *, datasets: Mapping[str, Dataset | str] |
     """Write RUN_DIR/report/ (index.html, figures/*.png|pdf, tables/*.csv|md) from the run's results.parquet, stored
     predictions, config.yaml and environment.json, and return the path of index.html.
 
-    `datasets` maps dataset names to opened datasets (or the reason one is unavailable) for the qualitative panels;
-    by default they are opened from config.yaml as the benchmark opens them. The folder is replaced atomically.
+    `datasets` maps dataset names to opened datasets (or the reason one is unavailable) for the qualitative panels
+    (the caller opens them, e.g. `uqseg.experiments.reporting.run_datasets`); without them the panels show the
+    stored maps only. The folder is replaced atomically.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -212,10 +215,9 @@ def build_report(run_dir: Path | str, *, datasets: Mapping[str, Dataset | str] |
     replicates = load_replicates(run_dir)
     cfg, cfg_text = run_info.read_config(run_dir)
     env = run_info.read_environment(run_dir)
-    if datasets is None:
-        stored = any(run_info.prediction_dirs(run_dir, d) for d in results.dataset.unique())
-        datasets = run_info.open_datasets(run_dir, cfg) if stored else {}
-    with context(), atomic_directory(run_dir / REPORT_DIR) as root:
+    datasets = datasets or {}
+    layout = RunLayout(run_dir)
+    with context(), atomic_directory(layout.report) as root:
         w = _Writer(root)
         derived = derive(results, replicates)
         deltas = derived.frame
@@ -280,5 +282,5 @@ def build_report(run_dir: Path | str, *, datasets: Mapping[str, Dataset | str] |
         subtitle = (f"Run directory {run_dir.resolve().name}: {results.dataset.nunique()} dataset(s), "
                     f"{results[['au', 'eu']].drop_duplicates().shape[0]} combination(s), "
                     f"{results.seed.nunique()} seed(s). Rethinking UQ and entanglement in image segmentation.")
-        (root / "index.html").write_text(html.page("uqseg report", subtitle, sections), encoding="utf-8")
-    return run_dir / REPORT_DIR / "index.html"
+        (root / layout.report_index.name).write_text(html.page("uqseg report", subtitle, sections), encoding="utf-8")
+    return layout.report_index

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
-from uqseg.report.names import STRATEGIES
-from uqseg.report.tables import KEYS, check_results, delta_table, performance_from_deltas, split_group
+from uqseg.report.tables import delta_table, performance_from_deltas
+from uqseg.vocabulary import KEYS, STRATEGIES, check_results, split_group
 
 GROUP_KEYS = ["dataset", "au", "eu"]
 
@@ -86,7 +86,7 @@ def segmentation_vs_performance(results: pd.DataFrame, deltas: pd.DataFrame) -> 
     perf = performance_from_deltas(deltas)
     perf = perf[(perf.group == "ID") | (perf.task == "OODD")]
     perf = perf[[*KEYS, "task", "value"]].rename(columns={"value": "performance"})
-    return perf.merge(seg, on=KEYS, how="inner")[[*KEYS, "task", "performance", "dice", "ged_dice"]]
+    return perf.merge(seg, on=list(KEYS), how="inner")[[*KEYS, "task", "performance", "dice", "ged_dice"]]
 
 
 def oracle_table(results: pd.DataFrame) -> pd.DataFrame:

@@ -1,5 +1,6 @@
-"""What the report reads besides the results: config.yaml, environment.json, the stored prediction files and the
-datasets (for images and annotators), all optional so a partial run still gets a report (conventions.md)."""
+"""What the report reads besides the results: config.yaml and environment.json, both optional so a partial run still
+gets a report (conventions.md). The stored prediction files are found with ``uqseg.store``; the datasets (images and
+annotators) are opened by the caller."""
 
 from __future__ import annotations
 
@@ -10,18 +11,12 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from uqseg.data import Dataset
-from uqseg.errors import UqsegError
-from uqseg.inference.store import is_complete
-from uqseg.report.names import order_key
-
-CONFIG_FILE = "config.yaml"
-ENVIRONMENT_FILE = "environment.json"
+from uqseg.layout import CONFIG_FILE, RunLayout
 
 
 def read_config(run_dir: Path) -> tuple[dict[str, Any], str]:
     """The run's config as a mapping and as text; empty with a note when missing or unreadable."""
-    path = Path(run_dir) / CONFIG_FILE
+    path = RunLayout(run_dir).config
     try:
         text = path.read_text(encoding="utf-8")
         cfg = yaml.safe_load(text)
@@ -33,7 +28,7 @@ def read_config(run_dir: Path) -> tuple[dict[str, Any], str]:
 def read_environment(run_dir: Path) -> dict[str, Any]:
     """environment.json of the run (`uqseg.experiments.environment`); empty when missing or unreadable."""
     try:
-        env = json.loads((Path(run_dir) / ENVIRONMENT_FILE).read_text(encoding="utf-8"))
+        env = json.loads(RunLayout(run_dir).environment.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return {}
     return env if isinstance(env, dict) else {}
@@ -83,37 +78,3 @@ def summary_table(cfg: dict[str, Any], env: dict[str, Any], results: pd.DataFram
          or "—"),
     ]
     return pd.DataFrame(rows, columns=["item", "value"])
-
-
-def prediction_dirs(run_dir: Path, dataset: str) -> list[tuple[int, str, str, Path]]:
-    """(seed, au, eu, folder) of every combination with a complete ID test predictions file, lowest seed first."""
-    base = Path(run_dir) / "predictions" / dataset
-    found = []
-    for seed_dir in sorted(base.glob("seed*")) if base.is_dir() else []:
-        if not seed_dir.name[4:].isdigit():
-            continue
-        for combo in seed_dir.iterdir():
-            au, sep, eu = combo.name.partition("+")
-            if sep and is_complete(combo / "test.h5"):
-                found.append((int(seed_dir.name[4:]), au, eu, combo))
-    return sorted(found, key=lambda t: (t[0], order_key(t[1], t[2])))
-
-
-def open_datasets(run_dir: Path, cfg: dict[str, Any]) -> dict[str, Dataset | str]:
-    """Each configured dataset opened as the benchmark opens it (its cache in the run directory or its root), or
-    the reason it could not be opened."""
-    from uqseg.experiments.config import validate_config
-    from uqseg.experiments.stepfns import open_dataset
-    from uqseg.experiments.study import data_params
-
-    try:
-        bench = validate_config(cfg, source=str(Path(run_dir) / CONFIG_FILE))
-    except UqsegError as err:
-        return {name: f"config not usable: {err}" for name in cfg.get("datasets") or {}}
-    out: dict[str, Dataset | str] = {}
-    for name in bench.datasets:
-        try:
-            out[name] = open_dataset(Path(run_dir), data_params(bench, name))
-        except (UqsegError, OSError, ImportError, KeyError, TypeError, ValueError) as err:
-            out[name] = f"{type(err).__name__}: {err}"
-    return out

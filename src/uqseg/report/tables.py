@@ -9,44 +9,18 @@ import numpy as np
 import pandas as pd
 
 from uqseg.errors import InputError
-from uqseg.experiments.results import replicate_matrix
 from uqseg.metrics import mean_rank_with_ci
 from uqseg.metrics.bootstrap import percentile_interval
+from uqseg.metrics.delta_rules import ACE_VARIANTS, CORRECT_MEASURE, DELTA_RULES, higher_is_better
 from uqseg.metrics.entanglement import entanglement_status, entanglement_values
 from uqseg.metrics.ranking import rank_rows
-from uqseg.report.names import INVALID, TASKS, au_label, eu_label, order_key
+from uqseg.results import replicate_matrix
+from uqseg.vocabulary import INVALID, KEYS, MEASURES, TASKS, au_label, check_results, eu_label, order_key, split_group
 
-RESULT_COLUMNS = ("dataset", "seed", "au", "eu", "split", "task", "measure", "metric", "aggregation", "value", "status")
-KEYS = ["dataset", "seed", "au", "eu"]
-CORRECT_MEASURE = {"OODD": "EU", "AMB": "AU", "CAL": "TU"}
-ACE_VARIANTS = ("ace_global", "ace_image")
 AceVariant = str | Mapping[str, str] | None
 DELTA_COLUMNS = [*KEYS, "task", "group", "metric", "aggregation", "u_correct", "u_wrong", "wrong_measure", "delta",
                  "u_correct_low", "u_correct_high", "u_wrong_low", "u_wrong_high", "delta_low", "delta_high",
                  "out_of_range", "status"]
-
-
-def check_results(results: pd.DataFrame) -> pd.DataFrame:
-    """Validate the tidy results table of conventions.md and return it with `seed` as int and `value` as float."""
-    if not isinstance(results, pd.DataFrame):
-        raise InputError(f"results must be a pandas DataFrame, got {type(results).__name__}")
-    missing = [c for c in RESULT_COLUMNS if c not in results.columns]
-    if missing:
-        raise InputError(f"results lack columns {missing}; expected {list(RESULT_COLUMNS)}")
-    out = results.copy()
-    try:
-        out["seed"] = out["seed"].astype(int)
-        out["value"] = out["value"].astype(float)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"results: seed must be integer and value numeric ({exc})") from exc
-    return out
-
-
-def split_group(split: str) -> str | None:
-    """`ID` for the ID test split, `OOD` for OOD splits (names starting with `ood`), None for train/val."""
-    if split == "test":
-        return "ID"
-    return "OOD" if split.startswith("ood") else None
 
 
 def default_ace_variant(dataset: str, ood_splits: Sequence[str]) -> str:
@@ -100,29 +74,31 @@ def _derive(res: pd.DataFrame, values: np.ndarray, ood_aggregation: str, ace_var
     t = res.assign(group=res.split.map(split_group), _row=np.arange(len(res))).dropna(subset=["group"])
     ood = t[t.group == "OOD"].groupby("dataset").split.unique()
     variant = {d: _ace_variant(d, list(ood.get(d, [])), ace_variant) for d in t.dataset.unique()}
-    keep = (
-        ((t.task == "OODD") & (t.metric == "auroc") & (t.aggregation == ood_aggregation) & (t.group == "OOD"))
-        | ((t.task == "AMB") & (t.metric == "ncc"))
-        | ((t.task == "CAL") & (t.metric == t.dataset.map(variant)))
-    )
-    t = t[keep & t.measure.isin(["AU", "EU", "TU"])]
+    metric = {task: t.metric.isin(rule.metrics) for task, rule in DELTA_RULES.items()}
+    metric["CAL"] = t.metric == t.dataset.map(variant)  # one ACE variant per dataset
+    keep = np.zeros(len(t), dtype=bool)
+    for task, rule in DELTA_RULES.items():
+        rows = (t.task == task) & t.group.isin(rule.groups) & metric[task]
+        keep |= rows & (t.aggregation == ood_aggregation) if rule.per_aggregation else rows
+    t = t[keep & t.measure.isin(MEASURES)]
     group_keys = [*KEYS, "task", "group", "metric", "aggregation"]
     split_code = t.groupby([*group_keys, "split"], sort=False).ngroup().to_numpy()
     n_splits = int(split_code.max()) + 1 if len(t) else 0
     per_split = {}
-    for m in ("AU", "EU", "TU"):
+    for m in MEASURES:
         idx = np.full(n_splits, -1)
         sel = (t.measure == m).to_numpy()
         idx[split_code[sel]] = t._row.to_numpy()[sel]
         per_split[m] = _stack(values, idx)
     splits = t.drop_duplicates([*group_keys, "split"])
     task = splits.task.to_numpy()
-    au, eu = per_split["AU"], per_split["EU"]
-    eu_wins = (task == "CAL")[:, None] & (eu < au)  # CAL: min(AU ACE, EU ACE) on each split first (§2)
-    wrong = np.where((task == "AMB")[:, None] | eu_wins, eu, au)
-    wrong = np.where((task == "CAL")[:, None] & (np.isnan(au) | np.isnan(eu)), np.nan, wrong)
-    correct = np.where((task == "OODD")[:, None], per_split["EU"],
-                       np.where((task == "AMB")[:, None], per_split["AU"], per_split["TU"]))
+    correct = np.full((len(splits), values.shape[1]), np.nan)
+    wrong, chose_eu = correct.copy(), np.zeros(correct.shape, dtype=bool)
+    for name, rule in DELTA_RULES.items():
+        rows = (task == name)[:, None]
+        w, w_is_eu = rule.wrong_value(per_split)
+        correct = np.where(rows, per_split[rule.correct], correct)
+        wrong, chose_eu = np.where(rows, w, wrong), np.where(rows, w_is_eu, chose_eu)
     group_code = splits.groupby(group_keys, sort=False).ngroup().to_numpy()
     n_groups = int(group_code.max()) + 1 if len(splits) else 0
     count = np.bincount(group_code, minlength=n_groups)[:, None]
@@ -136,11 +112,11 @@ def _derive(res: pd.DataFrame, values: np.ndarray, ood_aggregation: str, ace_var
         return np.add.reduceat(x[by_group], starts, axis=0) / count
 
     frame = splits.drop_duplicates(group_keys).loc[:, group_keys].reset_index(drop=True)
-    chose_eu = pd.Series(np.where(task == "AMB", True, eu_wins[:, 0] if values.shape[1] else False))
-    share = chose_eu.groupby(group_code).mean().reindex(range(n_groups)).to_numpy()
+    chose = pd.Series(chose_eu[:, 0] if values.shape[1] else np.zeros(len(splits), dtype=bool))
+    share = chose.groupby(group_code).mean().reindex(range(n_groups)).to_numpy()
     frame["wrong_measure"] = np.select([share == 1, share == 0], ["EU", "AU"], "min(AU,EU)")
     u_correct, u_wrong = mean(correct), mean(wrong)
-    lower = (frame.task == "CAL").to_numpy()
+    lower = ~frame.task.map(higher_is_better).to_numpy(dtype=bool)
     return Derived(frame, u_correct, u_wrong, entanglement_values(u_correct, u_wrong, lower[:, None]))
 
 
@@ -210,7 +186,7 @@ def performance_from_deltas(d: pd.DataFrame) -> pd.DataFrame:
     for side in ("low", "high"):
         if f"u_correct_{side}" in d.columns:
             out[f"value_{side}"] = d[f"u_correct_{side}"].astype(float)
-    out["higher_is_better"] = out.task != "CAL"
+    out["higher_is_better"] = out.task.map(higher_is_better).astype(bool)
     return out
 
 
@@ -233,8 +209,8 @@ def seed_rank_matrix(deltas: pd.DataFrame, values: np.ndarray, kind: str = "perf
         per_task = {}
         for task in TASKS:
             t = g[g.task == task]
-            groups = ["OOD"] if task == "OODD" else ["ID", "OOD"]
-            higher = kind == "entanglement" or task != "CAL"
+            groups = DELTA_RULES[task].groups
+            higher = kind == "entanglement" or higher_is_better(task)
             ranks = []
             for grp in groups:
                 sel = t[t.group == grp]

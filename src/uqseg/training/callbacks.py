@@ -14,6 +14,7 @@ import lightning.pytorch as pl
 import torch
 from torch import Tensor
 
+from uqseg.epistemic.swag import SwagState
 from uqseg.errors import NumericalError
 
 
@@ -44,8 +45,6 @@ def _state_to_bytes(state: Any) -> Tensor:
 
 
 def _state_from_bytes(blob: Tensor) -> Any:
-    from uqseg.epistemic.swag import SwagState
-
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "swag.safetensors"
         path.write_bytes(blob.numpy().tobytes())
@@ -73,8 +72,6 @@ class SwagCollector(pl.Callback):
         epoch = trainer.current_epoch
         if epoch < self.start_epoch or epoch in self.epochs:
             return
-        from uqseg.epistemic.swag import SwagState
-
         params = swag_parameters(pl_module.model)
         if self.state is None:
             self.state = SwagState.empty(params, self.max_cols)

@@ -20,7 +20,9 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from uqseg.atomic import atomic_path, write_text_atomic
+from uqseg.epistemic.swag import SwagState
 from uqseg.errors import ConfigError, InputError
+from uqseg.nn import build_model
 from uqseg.nn.base import AleatoricModel
 from uqseg.training.plan import TrainingRun
 
@@ -101,8 +103,6 @@ def mark_complete(out_dir: Path) -> None:
 
 def default_model_factory(run: TrainingRun) -> AleatoricModel:
     """Build the run's AU model with ``uqseg.nn.build_model`` (docs/method.md §4, §5)."""
-    from uqseg.nn import build_model
-
     return build_model(run.au, run.model)
 
 
@@ -130,8 +130,6 @@ def load_trained_model(
 
 def load_swag_state(out_dir: Path) -> Any:
     """The SWAG state a shared run collected (``uqseg.epistemic.swag.SwagState``)."""
-    from uqseg.epistemic.swag import SwagState
-
     out_dir = Path(out_dir)
     _require_complete(out_dir)
     path = out_dir / SWAG_FILE

@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 from uqseg.errors import ConfigError
+from uqseg.layout import RunLayout
 from uqseg.training.config import TrainConfig
+from uqseg.vocabulary import check_au
+from uqseg.vocabulary import check_combination as validate_combination
 
 if TYPE_CHECKING:
     from uqseg.nn.config import ModelConfig
 
-AU_MODELS = ("softmax", "ssn", "prob_unet", "diffusion")
-EU_METHODS = ("none", "dropout", "swag", "swag_d", "ensemble")
 SHARED_EU = frozenset({"none", "swag", "swag_d"})
 MC_DROPOUT_P = 0.2
 Family = Literal["shared", "dropout", "ensemble"]
@@ -79,8 +80,7 @@ class TrainingRun:
     _key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.au not in AU_MODELS:
-            raise ConfigError(f"unknown AU model {self.au!r}; known: {', '.join(AU_MODELS)}")
+        check_au(self.au)
         if self.family not in FAMILIES:
             raise ConfigError(f"unknown training-run family {self.family!r}; known: {', '.join(FAMILIES)}")
         object.__setattr__(self, "dataset_options", canonical(dict(self.dataset_options)))
@@ -122,16 +122,6 @@ class TrainingRun:
 
     def __hash__(self) -> int:
         return hash(self._key)
-
-
-def validate_combination(au: str, eu: str) -> None:
-    """Raise ConfigError for an unknown AU model or EU method, or the invalid ``softmax+none``."""
-    if au not in AU_MODELS:
-        raise ConfigError(f"unknown AU model {au!r}; known: {', '.join(AU_MODELS)}")
-    if eu not in EU_METHODS:
-        raise ConfigError(f"unknown EU method {eu!r}; known: {', '.join(EU_METHODS)}")
-    if au == "softmax" and eu == "none":
-        raise ConfigError("softmax+none is not a valid combination: softmax has no AU samples to serve as instances")
 
 
 def _with_dropout(model: ModelConfig, p: float) -> ModelConfig:
@@ -199,4 +189,4 @@ def plan_training_runs(combos: Iterable[tuple[str, str]], **options: Any) -> lis
 
 def run_directory(root: Path, run: TrainingRun) -> Path:
     """Where ``run`` lives under a run directory: ``root/training/<key>`` (docs/conventions.md)."""
-    return Path(root) / "training" / run.key
+    return RunLayout(root).training(run.key)

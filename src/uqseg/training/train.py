@@ -16,6 +16,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
+from uqseg.atomic import atomic_path
 from uqseg.data.contract import Dataset
 from uqseg.errors import ConfigError, UqsegError
 from uqseg.training import checkpoint as ckpt
@@ -174,8 +175,6 @@ def _write_outputs(
     if swag is not None:
         if swag.state is None:
             raise UqsegError(f"training run {run.key} finished without collecting any SWAG moments")
-        from uqseg.atomic import atomic_path
-
         with atomic_path(out_dir / ckpt.SWAG_FILE) as tmp:
             swag.state.save(tmp)
     images = module.images_seen * trainer.world_size

@@ -8,7 +8,7 @@ import pandas as pd
 
 from uqseg.report.figures.style import combo_legend, dot_strip, hidden, new_figure, save
 from uqseg.report.frames import over_seeds
-from uqseg.report.names import STRATEGIES
+from uqseg.vocabulary import STRATEGIES
 
 PANELS = (("u_correct", "EU AUROC (OOD mean), ↑ better"), ("delta", "Δ OODD, ↑ better (disentangled)"))
 

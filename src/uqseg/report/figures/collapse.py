@@ -8,7 +8,7 @@ import pandas as pd
 
 from uqseg.report.figures.style import combo_legend, dot_strip, hidden, new_figure, save
 from uqseg.report.frames import over_seeds
-from uqseg.report.names import EU_METHODS, eu_label
+from uqseg.vocabulary import EU_METHODS, eu_label
 
 
 def plot_collapse(collapse: pd.DataFrame, out_dir: Path, name: str = "fig8_collapse") -> Path:

@@ -14,9 +14,9 @@ from matplotlib.patches import Patch
 
 from uqseg.data import Split
 from uqseg.errors import InputError
-from uqseg.inference.store import read_attrs
 from uqseg.metrics import annotator_variance
 from uqseg.report.figures.style import new_figure, save
+from uqseg.store import read_attrs
 
 MAPS = ("tu", "au", "eu")
 LABEL_CMAP = "viridis"
@@ -37,7 +37,7 @@ class PanelRow:
 
 
 def read_rows(path: Path, split: Split | None, n_images: int, n_samples: int) -> list[PanelRow]:
-    """`n_images` images of a complete predictions file (`uqseg.inference.store` layout) with their stored AU samples
+    """`n_images` images of a complete predictions file (`uqseg.store` layout) with their stored AU samples
     (k×S×C×H×W, the first k images; only those k are candidates), or the mean prediction when k = 0. With the split
     given, the candidates whose annotators disagree most (summed annotator variance, docs/method.md §3) are shown."""
     attrs = read_attrs(path)

@@ -9,7 +9,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from uqseg.report.figures.style import combo_legend, hidden, new_figure, save, scatter_combos
-from uqseg.report.names import TASKS
+from uqseg.vocabulary import TASKS
 
 PERFORMANCE = {"OODD": "EU AUROC (OOD), ↑ better", "AMB": "AU NCC (ID test), ↑ better",
                "CAL": "TU ACE (ID test), ↓ better"}

@@ -20,6 +20,8 @@ import h5py
 import numpy as np
 
 from uqseg.errors import InputError
+from uqseg.layout import RunLayout, parse_combo_dir, parse_seed_dir
+from uqseg.vocabulary import order_key
 
 MAP_NAMES = ("tu", "au", "eu")
 IMAGE_SCORES = ("ged_dice", "ged_iou", "bg_fraction")
@@ -69,3 +71,19 @@ def is_complete(path: Path) -> bool:
     except InputError:
         return False
     return True
+
+
+def complete_predictions(run_dir: Path, dataset: str) -> list[tuple[int, str, str, Path]]:
+    """(seed, au, eu, folder) of every combination of ``dataset`` in the run directory with a complete ID test
+    predictions file, lowest seed first, then in table order."""
+    base = RunLayout(run_dir).predictions_root(dataset)
+    found = []
+    for seed_folder in sorted(base.glob("seed*")) if base.is_dir() else []:
+        seed = parse_seed_dir(seed_folder.name)
+        if seed is None:
+            continue
+        for folder in seed_folder.iterdir():
+            combo = parse_combo_dir(folder.name)
+            if combo and is_complete(folder / "test.h5"):
+                found.append((seed, *combo, folder))
+    return sorted(found, key=lambda t: (t[0], order_key(t[1], t[2])))
