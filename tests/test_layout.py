@@ -19,6 +19,7 @@ def test_paths_under_a_run_directory(tmp_path: Path) -> None:
     assert run.prediction_file("lidc", 2, "ssn", "swag_d", "ood-blur") == (
         tmp_path / "predictions" / "lidc" / "seed2" / "ssn+swag_d" / "ood-blur.h5")
     assert run.metrics("lidc", 2, "ssn", "swag_d") == tmp_path / "metrics" / "lidc" / "seed2" / "ssn+swag_d.parquet"
+    assert run.metrics_root == tmp_path / "metrics"
     assert replicates_path(run.metrics("lidc", 2, "ssn", "swag_d")).name == "ssn+swag_d.bootstrap.parquet"
     assert RunLayout(str(tmp_path)) == run
 

@@ -155,6 +155,11 @@ class RunLayout:
         """The predictions file of one combination and split."""
         return self.predictions(dataset, seed, au, eu) / f"{split}.h5"
 
+    @property
+    def metrics_root(self) -> Path:
+        """The folder of every combination's metrics files."""
+        return self.root / METRICS_DIR
+
     def metrics(self, dataset: str, seed: int, au: str, eu: str) -> Path:
         """The metrics file of one combination."""
-        return self.root / METRICS_DIR / dataset / seed_dir(seed) / f"{combo_dir(au, eu)}.parquet"
+        return self.metrics_root / dataset / seed_dir(seed) / f"{combo_dir(au, eu)}.parquet"
