@@ -50,8 +50,8 @@ def test_the_report_opens_with_the_glossary(full_report: Path) -> None:
     sections = re.findall(r'<section id="([^"]+)"', page)
     assert sections.index("glossary") < sections.index("summary")
     for term, _ in TERMS:
-        assert f"<dt>{term}</dt>" in page.replace("&amp;", "&")
-    assert "Fig. 7" in page and "Table 2" in page
+        assert f'<dt style="font-weight:600">{term}</dt>' in page
+    assert "arXiv 2603.18792" in page and "Table 2" in page
 
 
 def test_fig7_fits_a_normal_window(full_report: Path) -> None:

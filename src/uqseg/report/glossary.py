@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from uqseg.report import html
 
-CITATION = ("Rethinking Uncertainty Quantification and Entanglement in Image Segmentation (the paper): figure and "
-            "table numbers (Fig. 4, Fig. 7, Table 2 …) are the paper's.")
+CITATION = ("The study reproduces \"Rethinking Uncertainty Quantification and Entanglement in Image Segmentation\" "
+            "(arXiv 2603.18792); figure and table numbers (Fig. 4, Fig. 7, Table 2 …) are the paper's.")
+#: A two-column definition list without touching the page's style sheet.
+LIST_STYLE = "display:grid;grid-template-columns:max-content 1fr;gap:.25em 1em;margin:.5em 0"
 
 #: (term, meaning) in reading order: measures, tasks, metrics, then Δ.
 TERMS = (
@@ -43,5 +45,6 @@ TERMS = (
 
 def glossary_section() -> html.Section:
     """The glossary as the report's first section (a definition list)."""
-    items = "".join(f"<dt>{html.esc(term)}</dt><dd>{html.esc(text)}</dd>" for term, text in TERMS)
-    return html.Section("glossary", "Glossary", CITATION, [f'<dl class="glossary">{items}</dl>'])
+    items = "".join(f'<dt style="font-weight:600">{html.esc(term)}</dt><dd style="margin:0">{html.esc(text)}</dd>'
+                    for term, text in TERMS)
+    return html.Section("glossary", "Glossary", CITATION, [f'<dl class="glossary" style="{LIST_STYLE}">{items}</dl>'])
