@@ -29,3 +29,11 @@ def test_the_library_example_runs(capsys) -> None:
         np.testing.assert_allclose(counts, 1 + 2 + 3)  # three models ranked in each comparison, ties averaged
     assert scope["oodd"] > 0.9  # the toy's shifted images have clearly higher EU
     assert "NCC" in capsys.readouterr().out
+
+
+def test_the_readme_excerpt_runs(capsys) -> None:
+    readme = DOC.parents[1] / "README.md"
+    blocks = re.findall(r"```python\n(.*?)```", readme.read_text(encoding="utf-8"), flags=re.S)
+    assert len(blocks) == 1 and "docs/library.md" in readme.read_text(encoding="utf-8")
+    exec(compile(blocks[0], str(readme), "exec"), {"__name__": "readme_excerpt"})
+    assert len(capsys.readouterr().out.splitlines()) == 2
