@@ -6,15 +6,19 @@ from __future__ import annotations
 import json
 import warnings
 
+import h5py
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from PIL import Image
 
 from cli_runner import run_uqseg
 from uqseg.errors import ConfigError
 from uqseg.experiments import run_combination
 from uqseg.experiments.combination import combination_config, main_figures, warmup_warnings
 from uqseg.experiments.config import train_config
+from uqseg.experiments.image import predict_image
 from uqseg.experiments.steps import read_step_log
 from uqseg.layout import RunLayout
 
@@ -97,3 +101,14 @@ def test_epochs_replace_every_epoch_count_and_warn_below_the_warm_up() -> None:
             run_combination("synthetic-lidc", "prob_unet+none", "unused", preset="quick", epochs=1, stage="x")
     assert any("warm-up" in str(w.message) for w in caught)
     assert warmup_warnings(combination_config("synthetic-lidc", "prob_unet+none", preset="tiny")) == []
+
+
+def test_predict_uses_the_trained_geometry_and_the_image_size(chaksu_run, tmp_path) -> None:
+    picture = np.zeros((20, 36, 3), np.uint8)
+    picture[2:9, 20:30] = 255  # non-square, off-centre
+    Image.fromarray(picture).save(tmp_path / "eye.png")
+    paths = predict_image(chaksu_run.run_dir, "ssn+swag", tmp_path / "eye.png", tmp_path / "out")
+    with h5py.File(paths["predictions"]) as f:
+        assert f["tu"].shape == (1, 16, 16) and f["mean"].shape == (1, 3, 16, 16)  # the dataset's size and classes
+    tu, mean = np.load(paths["tu"]), np.load(paths["mean"])
+    assert tu.shape == (20, 36) and mean.shape == (3, 20, 36) and np.isfinite(tu).all()
