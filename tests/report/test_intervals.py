@@ -128,6 +128,9 @@ def test_report_page_shows_intervals(full_report):
     page = full_report.read_text(encoding="utf-8")
     assert "How reproducible is the ranking?" in page and "Kendall" in page
     assert "cannot be told apart" in page
+    assert "Where the seeds disagree" in page  # two seeds with replicates
+    pairs = pd.read_csv(full_report.parent / "tables" / "resolved_pairs.csv")
+    assert {"tau_resolved", "unresolved_discordance"} <= set(pairs.columns) and (pairs.n_seeds == 2).all()
     deltas = pd.read_csv(full_report.parent / "tables" / "deltas.csv")
     assert {"delta_low", "delta_high", "u_correct_low", "u_wrong_high"} <= set(deltas.columns)
     assert np.isfinite(deltas.delta_low).mean() > 0.9

@@ -23,7 +23,12 @@ from uqseg.report.figures.qualitative import plot_qualitative, read_rows
 from uqseg.report.figures.segmentation import plot_segmentation
 from uqseg.report.figures.style import context
 from uqseg.report.glossary import glossary_section
-from uqseg.report.reproducibility import bootstrap_concordance, indistinguishable, seed_reproducibility
+from uqseg.report.reproducibility import (
+    bootstrap_concordance,
+    indistinguishable,
+    resolved_pairs,
+    seed_reproducibility,
+)
 from uqseg.report.tables import (
     Derived,
     derive,
@@ -127,6 +132,16 @@ def _reproducibility(w: _Writer, derived: Derived) -> list[str]:
                       "ranking does not depend on which test images were drawn). It does not cover the training "
                       "seed.</p>")
     blocks.append(html.table(rep, w.table(rep, "rank_concordance"), text=True))
+    if deltas.seed.nunique() > 1 and derived.correct.shape[1] > 1:
+        pairs = resolved_pairs(derived)
+        blocks.append("<p>Where the seeds disagree. Within a seed, a pair of combinations is <em>resolved</em> when "
+                      "the bootstrap interval of their rank difference excludes 0. <code>unresolved_discordance</code>"
+                      " is the share of the seeds' disagreements on pairs that some seed cannot resolve: that part "
+                      "may be test-image noise. <code>tau_resolved</code> is the agreement on the pairs both seeds "
+                      "resolve: when it is low, the training seed itself reorders combinations that each seed tells "
+                      "apart, and more test images will not make the ranking reproducible (docs/method.md, "
+                      "Statistical reporting).</p>")
+        blocks.append(html.table(pairs, w.table(pairs, "resolved_pairs"), text=True))
     tied = indistinguishable(derived)
     w.table(tied, "indistinguishable")
     if len(tied):
