@@ -202,3 +202,15 @@ def test_verbose_shows_lightnings_notices(tmp_path) -> None:
                           env=env, timeout=300)
     assert quiet.returncode == 0 and loud.returncode == 0, quiet.stderr + loud.stderr
     assert "GPU available" not in quiet.stdout + quiet.stderr and "GPU available" in loud.stdout + loud.stderr
+
+
+def test_list_options_take_the_set_grammar(monkeypatch, capsys) -> None:
+    from uqseg.experiments.command import int_list
+
+    assert int_list("-2,-1", "x") == int_list("[-2, -1]", "x") == [-2, -1]  # brackets optional
+    for bad in ("", "1,two", "[1.5]"):
+        with pytest.raises(ConfigError, match="--channel-mult"):
+            int_list(bad, "--channel-mult")
+    sizes = [run_uqseg(monkeypatch, capsys, "models", "--image-size", "32", "--base-width", "8", "--channel-mult",
+                       mult)[1] for mult in ("1,2", "[1,2]")]
+    assert sizes[0] == sizes[1] and "softmax" in sizes[0]

@@ -9,7 +9,7 @@ from nn_helpers import tiny_config
 from cli_runner import run_uqseg
 from uqseg.errors import ConfigError
 from uqseg.nn import MODELS, build_model
-from uqseg.nn.sizes import make_config, parameter_counts, parse_ints
+from uqseg.nn.sizes import make_config, parameter_counts
 
 
 def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
@@ -69,8 +69,5 @@ def test_bad_options_exit_2_with_one_line(monkeypatch, capsys, args):
 def test_helpers_raise_config_error():
     with pytest.raises(ConfigError, match="channel_mult"):
         make_config({"channel_mult": ()})
-    with pytest.raises(ConfigError, match="--attention-levels"):
-        parse_ints("", "--attention-levels")
-    assert parse_ints("-2,-1", "x") == (-2, -1)
     with torch.device("meta"):
         assert build_model("softmax", make_config({})).num_parameters() == parameter_counts(make_config({}))["softmax"]

@@ -26,14 +26,6 @@ def make_config(values: Mapping[str, Any]) -> ModelConfig:
         raise ConfigError(f"invalid model config: {problems}") from None
 
 
-def parse_ints(text: str, option: str) -> tuple[int, ...]:
-    """A comma-separated list of integers such as ``1,2,4,8`` or ``-2,-1``; ConfigError otherwise."""
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise ConfigError(f"{option} must be comma-separated integers, got {text!r}") from None
-
-
 def parameter_counts(cfg: ModelConfig) -> dict[str, int]:
     """Learnable parameters of each AU model (built on the meta device: no memory, no init cost)."""
     with torch.device("meta"):
