@@ -49,6 +49,12 @@ class EUMethod(Name):
     SWAG = "swag"
     SWAG_D = "swag_d"
     ENSEMBLE = "ensemble"
+    SUBENSEMBLE = "subensemble"
+
+
+BEYOND_PAPER_EU = frozenset({EUMethod.SUBENSEMBLE.value})
+"""EU methods beyond the paper (docs/method.md §6 "Sub-ensembles from one network", §10): valid in any combination a
+study names, but outside the paper's grid (``EU_METHODS``, what ``combos: all`` expands to) until a preset adds them."""
 
 
 class Task(Name):
@@ -86,14 +92,16 @@ class OODStrategy(Name):
 
 KNOWN_AU_MODELS: tuple[str, ...] = tuple(m.value for m in AUModel)
 AU_MODELS: tuple[str, ...] = tuple(m for m in KNOWN_AU_MODELS if m not in BEYOND_PAPER_AU)
-EU_METHODS: tuple[str, ...] = tuple(m.value for m in EUMethod)
+KNOWN_EU_METHODS: tuple[str, ...] = tuple(m.value for m in EUMethod)
+EU_METHODS: tuple[str, ...] = tuple(m for m in KNOWN_EU_METHODS if m not in BEYOND_PAPER_EU)
 TASKS: tuple[str, ...] = tuple(t.value for t in Task)
 MEASURES: tuple[str, ...] = tuple(m.value for m in Measure)
 STRATEGIES: tuple[str, ...] = tuple(s.value for s in OODStrategy)
 SEGMENTATION_TASK = "SEG"
 
 AU_LABELS = {"softmax": "Softmax", "ssn": "SSN", "prob_unet": "Prob. UNet", "diffusion": "Diffusion", "tta": "TTA"}
-EU_LABELS = {"none": "No EU", "dropout": "Dropout", "swag": "SWAG", "swag_d": "SWAG-D", "ensemble": "Ensemble"}
+EU_LABELS = {"none": "No EU", "dropout": "Dropout", "swag": "SWAG", "swag_d": "SWAG-D", "ensemble": "Ensemble",
+             "subensemble": "Sub-ensemble"}
 INVALID = (AUModel.SOFTMAX.value, EUMethod.NONE.value)
 
 
@@ -116,8 +124,8 @@ def check_au(au: str) -> str:
 
 def check_eu(eu: str) -> str:
     """``eu`` if it is a known EU method, else ConfigError listing them."""
-    if eu not in EU_METHODS:
-        raise ConfigError(f"unknown EU method {eu!r}; known: {', '.join(EU_METHODS)}")
+    if eu not in KNOWN_EU_METHODS:
+        raise ConfigError(f"unknown EU method {eu!r}; known: {', '.join(KNOWN_EU_METHODS)}")
     return eu
 
 
@@ -129,12 +137,14 @@ def check_combination(au: str, eu: str) -> None:
         raise ConfigError("softmax+none is not a valid combination: softmax has no AU samples to serve as instances")
 
 
-def instance_count(eu: str, instances: int, ensemble_size: int) -> int:
+def instance_count(eu: str, instances: int, ensemble_size: int, subensemble_size: int = 5) -> int:
     """How many EU instances M method ``eu`` draws (docs/method.md §6): one for No-EU, one per member for the
-    ensemble, ``instances`` for dropout and SWAG/SWAG-D."""
+    ensemble, K = ``subensemble_size`` sub-models for the sub-ensemble, ``instances`` for dropout and SWAG/SWAG-D."""
     check_eu(eu)
     if eu == EUMethod.NONE:
         return 1
+    if eu == EUMethod.SUBENSEMBLE:
+        return subensemble_size
     return ensemble_size if eu == EUMethod.ENSEMBLE else instances
 
 
@@ -151,7 +161,7 @@ def eu_label(eu: str) -> str:
 def order_key(au: str, eu: str) -> tuple[int, int, str]:
     """Sort key putting combinations in the AU × EU table order; unknown names go last, alphabetically."""
     ia = KNOWN_AU_MODELS.index(au) if au in KNOWN_AU_MODELS else len(KNOWN_AU_MODELS)
-    ie = EU_METHODS.index(eu) if eu in EU_METHODS else len(EU_METHODS)
+    ie = KNOWN_EU_METHODS.index(eu) if eu in KNOWN_EU_METHODS else len(KNOWN_EU_METHODS)
     return ia, ie, f"{au}+{eu}"
 
 

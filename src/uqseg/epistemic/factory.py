@@ -41,6 +41,9 @@ def build_method(
         return NoEpistemic(models[0])
     if eu == "dropout":
         return MCDropout(models[0], num_instances=instances, seed=seed, batched=batched)
+    if eu == "subensemble":
+        raise ConfigError("the sub-ensemble is loaded from its fitted masks: "
+                          "uqseg.training.subensemble_fit.load_subensemble_method")
     if swag_state is None:
         raise ConfigError(f"EU method {eu!r} needs the SWAG state of its shared training run")
     return SwagMethod(models[0], swag_state, diagonal=eu == "swag_d", num_instances=instances, scale=swag_scale,

@@ -23,7 +23,7 @@ from uqseg.experiments.steps import Step, make_step
 from uqseg.inference.config import InferenceConfig
 from uqseg.layout import RunLayout
 from uqseg.training.config import TrainConfig
-from uqseg.training.plan import TrainingRun, runs_for_combination
+from uqseg.training.plan import TrainingRun, base_run, runs_for_combination
 from uqseg.vocabulary import instance_count
 
 # Relative cost per image of one training pass, one predictive forward pass and one evaluated image; the progress
@@ -139,7 +139,8 @@ class _Planner:
         if run.key not in self.trained:
             step = make_step(
                 f"train/{dataset}/seed{seed}/{run.name}", "train", stepfns.run_training, {"run": run.key},
-                [self.data[dataset]], params={"run": run, "data": self.data[dataset].params["data"]},
+                [self.data[dataset], *(self.trained[b.key] for b in [base_run(run)] if b is not None)],
+                params={"run": run, "data": self.data[dataset].params["data"]},
                 outputs=(f"training/{run.key}/COMPLETE",), num_gpus=_gpus(run.train),
                 cost=_training_cost(run, self.records[dataset].sizes["train"]),
             )

@@ -181,6 +181,12 @@ def load_method(
         def factory(run: TrainingRun) -> AleatoricModel:
             return build_model(au, run.model)
 
+    if eu == "subensemble":  # the stored file holds the base weights and the K sub-models' masks
+        from uqseg.training.checkpoint import default_model_factory
+        from uqseg.training.subensemble_fit import load_subensemble_method
+
+        return load_subensemble_method((factory or default_model_factory)(runs[-1]), run_dirs[-1],
+                                       batched=cfg.batched)
     models = [
         load_trained_model(run, path, weights="ema", model_factory=factory)
         for run, path in zip(runs, run_dirs, strict=True)

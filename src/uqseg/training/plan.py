@@ -3,6 +3,8 @@
 - ``none``, ``swag`` and ``swag_d`` share one ``shared`` run per AU model (it always collects SWAG moments);
 - ``dropout`` has its own run, with MC dropout p = 0.2 in the model;
 - ``ensemble`` uses the shared run as member 1 and one ``ensemble`` run per member 2..M, each with its own seed;
+- ``subensemble`` uses the shared run and one ``subensemble`` run after it, which fits the sub-model masks on the
+  shared run's weights (docs/method.md §6 "Sub-ensembles from one network"); ``train.subensemble`` is in its key;
 - ``tta`` trained without augmentation (``model.tta.train_augment: none``, the default) uses the softmax runs: its
   network is the softmax network (docs/method.md §5 "TTA"). The ``tta`` settings stay out of every other AU model's
   key.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -33,8 +35,8 @@ if TYPE_CHECKING:
 
 SHARED_EU = frozenset({"none", "swag", "swag_d"})
 MC_DROPOUT_P = 0.2
-Family = Literal["shared", "dropout", "ensemble"]
-FAMILIES = ("shared", "dropout", "ensemble")
+Family = Literal["shared", "dropout", "ensemble", "subensemble"]
+FAMILIES = ("shared", "dropout", "ensemble", "subensemble")
 # Dataset options that say where data lives, not what it is.
 LOCATION_OPTIONS = frozenset({"cache_dir"})
 KEY_LENGTH = 16
@@ -89,6 +91,8 @@ class TrainingRun:
             k: v for k, v in identity["dataset_options"].items() if k not in LOCATION_OPTIONS
         }
         identity["train"] = self.train.identity()
+        if self.family == "subensemble":
+            identity["subensemble"] = canonical(self.train.subensemble)
         if self.au != "tta":
             identity["model"] = {k: v for k, v in identity["model"].items() if k != "tta"}
         elif isinstance(identity["model"].get("tta"), dict):  # the test-time set does not change training
@@ -175,7 +179,14 @@ def runs_for_combination(
     shared = make("shared", 1, 0.0)
     if eu in SHARED_EU:
         return [shared]
+    if eu == "subensemble":
+        return [shared, make("subensemble", 1, 0.0)]
     return [shared] + [make("ensemble", m, 0.0) for m in range(2, ensemble_size + 1)]
+
+
+def base_run(run: TrainingRun) -> TrainingRun | None:
+    """The run whose trained weights ``run`` starts from: the shared run for a sub-ensemble run, else None."""
+    return replace(run, family="shared") if run.family == "subensemble" else None
 
 
 def plan_training_runs(combos: Iterable[tuple[str, str]], **options: Any) -> list[TrainingRun]:

@@ -106,6 +106,10 @@ def train_run(
     ``model_factory`` replaces ``uqseg.nn.build_model`` (tests); ``callbacks`` are added to Lightning's.
     """
     out_dir = Path(out_dir)
+    if run.family == "subensemble":
+        from uqseg.training.subensemble_fit import train_subensemble_run
+
+        return train_subensemble_run(run, dataset, out_dir, model_factory=model_factory)
     if ckpt.is_complete(out_dir):
         return out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
