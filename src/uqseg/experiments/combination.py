@@ -121,8 +121,8 @@ def execute_combination(cfg: BenchmarkConfig, out: Path | str, *, stage: str = "
     out = Path(out)
     check_run_dir(cfg, out)
     run_benchmark(cfg, out, progress=progress, kinds=STAGES[stage])
-    (dataset,), (seed,), ((au, eu),) = list(cfg.datasets), cfg.dataset_seeds(next(iter(cfg.datasets))), \
-        cfg.combinations()
+    (dataset,) = cfg.datasets
+    (seed,), ((au, eu),) = cfg.dataset_seeds(dataset), cfg.combinations()
     layout = RunLayout(out)
     runs = combination_runs(cfg, read_data_record(out, dataset), dataset, seed, au, eu)
     metrics = layout.metrics(dataset, seed, au, eu) if stage == "evaluate" else None

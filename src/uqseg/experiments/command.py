@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
@@ -96,8 +97,6 @@ def combination_command(*, stage: str, dataset: str, combo: str, out: Path, pres
                         epochs: int | None, overrides: Sequence[str], progress: bool, console: Console) -> object:
     """``uqseg train`` / ``uqseg evaluate``: warn about short warm-ups, run the one-combination study, print where
     the runs are and (``evaluate``) the main figures."""
-    import pandas as pd
-
     from uqseg.experiments.combination import combination_config, execute_combination, main_figures, warmup_warnings
 
     cfg = combination_config(dataset, combo, preset=preset, seed=seed, epochs=epochs, overrides=overrides)
@@ -118,12 +117,12 @@ def _cell(value: object) -> str:
     return "" if not isinstance(value, float) or math.isnan(value) else f"{value:.3f}"
 
 
-def print_figures(figures: object, title: str, console: Console) -> None:
+def print_figures(figures: pd.DataFrame, title: str, console: Console) -> None:
     """Print ``main_figures``' table: one row per task, metric and split, columns TU, AU, EU (or pred)."""
     table = Table(title=title, title_justify="left")
     for name in ("task", "metric", "split", "TU", "AU", "EU", "pred"):
         table.add_column(name, justify="left" if name in ("task", "metric", "split") else "right")
-    for row in figures.to_dict("records"):  # type: ignore[attr-defined]
+    for row in figures.to_dict("records"):
         table.add_row(row["task"], row["metric"], row["split"],
                       *(_cell(row.get(m)) for m in ("TU", "AU", "EU", "pred")))
     console.print(table)
@@ -155,9 +154,9 @@ def int_list(text: str, flag: str) -> list[int]:
     return value
 
 
-def shown_count(n: int, echo: object) -> int:
+def shown_count(n: int, echo: Callable[[str], object]) -> int:
     """``--n`` capped at MAX_SHOWN images, saying so when it is."""
     if n > MAX_SHOWN:
-        echo(f"--n {n} is more than {MAX_SHOWN} images; showing {MAX_SHOWN}")  # type: ignore[operator]
+        echo(f"--n {n} is more than {MAX_SHOWN} images; showing {MAX_SHOWN}")
         return MAX_SHOWN
     return n
