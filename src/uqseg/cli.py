@@ -268,11 +268,8 @@ def benchmark(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress display."),
 ) -> None:
     """Run the whole study (train, infer, evaluate, report); resumes where it stopped."""
-    from uqseg.errors import ConfigError
     from uqseg.experiments.command import benchmark_command
 
-    if ray_address is not None and executor is not Executor.RAY:
-        raise ConfigError("--ray-address needs --executor ray")
     benchmark_command(preset=preset, datasets=datasets, combos=combos, seeds=seeds, out=out,
                       executor=_value(executor), ray_address=ray_address, overrides=overrides, progress=progress)
 

@@ -131,6 +131,10 @@ def test_ray_executor_at_a_closed_port_is_one_line(tmp_path, monkeypatch, capsys
                              "ssn+none", "--out", str(tmp_path / "r"), "--executor", "ray", "--ray-address",
                              "127.0.0.1:1", *TINY)
     assert code == 2 and "127.0.0.1:1" in _one_error_line(err) and not (tmp_path / "r").exists()
+    code, _, err = run_uqseg(monkeypatch, capsys, "benchmark", "--datasets", "synthetic-lidc", "--combos",
+                             "ssn+none", "--out", str(tmp_path / "r"), "--set", "execution.executor=ray",
+                             "--ray-address", "127.0.0.1:1", *TINY)  # the preset's executor counts too
+    assert code == 2 and "127.0.0.1:1" in _one_error_line(err) and not (tmp_path / "r").exists()
 
 
 def test_uqseg_debug_shows_the_traceback(tmp_path, monkeypatch, capsys) -> None:
