@@ -21,11 +21,17 @@ def test_enums_are_plain_strings_in_tables_and_names() -> None:
 
 
 def test_combinations_leave_out_softmax_without_eu_in_table_order() -> None:
-    combos = v.combos()
+    combos = v.combos("paper")
     assert len(combos) == 4 * 5 - 1 and v.INVALID not in combos
     assert combos[:4] == [("softmax", "dropout"), ("softmax", "swag"), ("softmax", "swag_d"), ("softmax", "ensemble")]
-    assert combos[4] == ("ssn", "none") and v.combo_names()[-1] == "diffusion+ensemble"
+    assert combos[4] == ("ssn", "none") and v.combo_names("paper")[-1] == "diffusion+ensemble"
     assert sorted(combos, key=lambda c: v.order_key(*c)) == combos
+    every = v.combos()
+    assert len(every) == 5 * 6 - 1 and set(combos) < set(every) and ("tta", "none") in every
+    assert ("softmax", "subensemble") in every and v.combo_names()[-1] == "tta+subensemble"
+    assert sorted(every, key=lambda c: v.order_key(*c)) == every
+    with pytest.raises(ConfigError, match="unknown combination grid"):
+        v.combos("mine")
     assert v.order_key("new", "none") > v.order_key("diffusion", "ensemble")
     with pytest.raises(ConfigError, match="softmax\\+none"):
         v.check_combination("softmax", "none")

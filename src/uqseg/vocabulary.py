@@ -12,6 +12,7 @@ objects.
 from __future__ import annotations
 
 from enum import Enum
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -37,8 +38,8 @@ class AUModel(Name):
 
 
 BEYOND_PAPER_AU = frozenset({AUModel.TTA.value})
-"""AU models beyond the paper (docs/method.md §5 "TTA", §10): valid in any combination a study names, but outside the
-paper's grid (``AU_MODELS``, what ``combos: all`` expands to) until a preset adds them."""
+"""AU models beyond the paper (docs/method.md §5 "TTA", §10): in every combination of ``combos: all``, outside the
+paper's grid (``AU_MODELS``, what ``combos: paper`` expands to)."""
 
 
 class EUMethod(Name):
@@ -53,8 +54,8 @@ class EUMethod(Name):
 
 
 BEYOND_PAPER_EU = frozenset({EUMethod.SUBENSEMBLE.value})
-"""EU methods beyond the paper (docs/method.md §6 "Sub-ensembles from one network", §10): valid in any combination a
-study names, but outside the paper's grid (``EU_METHODS``, what ``combos: all`` expands to) until a preset adds them."""
+"""EU methods beyond the paper (docs/method.md §6 "Sub-ensembles from one network", §10): in every combination of
+``combos: all``, outside the paper's grid (``EU_METHODS``, what ``combos: paper`` expands to)."""
 
 
 class Task(Name):
@@ -105,14 +106,18 @@ EU_LABELS = {"none": "No EU", "dropout": "Dropout", "swag": "SWAG", "swag_d": "S
 INVALID = (AUModel.SOFTMAX.value, EUMethod.NONE.value)
 
 
-def combos() -> list[tuple[str, str]]:
-    """The valid (AU, EU) combinations in table order (docs/method.md §1: softmax + No-EU is invalid)."""
-    return [(a, e) for a in AU_MODELS for e in EU_METHODS if (a, e) != INVALID]
+def combos(grid: Literal["all", "paper"] = "all") -> list[tuple[str, str]]:
+    """The valid (AU, EU) combinations in table order (docs/method.md §1: softmax + No-EU is invalid): ``all``, every
+    known AU model × EU method (29), or ``paper``, the paper's 4 × 5 grid (19)."""
+    if grid not in ("all", "paper"):
+        raise ConfigError(f"unknown combination grid {grid!r}; known: all, paper")
+    aus, eus = (KNOWN_AU_MODELS, KNOWN_EU_METHODS) if grid == "all" else (AU_MODELS, EU_METHODS)
+    return [(a, e) for a in aus for e in eus if (a, e) != INVALID]
 
 
-def combo_names() -> tuple[str, ...]:
-    """The valid combinations as ``au+eu`` names, in table order."""
-    return tuple(f"{a}+{e}" for a, e in combos())
+def combo_names(grid: Literal["all", "paper"] = "all") -> tuple[str, ...]:
+    """The valid combinations of ``grid`` (see ``combos``) as ``au+eu`` names, in table order."""
+    return tuple(f"{a}+{e}" for a, e in combos(grid))
 
 
 def check_au(au: str) -> str:

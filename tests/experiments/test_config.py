@@ -11,8 +11,10 @@ from uqseg.experiments.config import VALID_COMBOS, model_config, train_config
 from uqseg.experiments.presets import PRESETS, apply_overrides, parse_value, resolve_config
 
 
-def test_valid_combos_are_the_19() -> None:
-    assert len(VALID_COMBOS) == 19 and "softmax+none" not in VALID_COMBOS
+def test_valid_combos_are_the_29_and_paper_selects_the_19() -> None:
+    assert len(VALID_COMBOS) == 29 and "softmax+none" not in VALID_COMBOS and "tta+subensemble" in VALID_COMBOS
+    paper = resolve_config("quick", overrides=["combos=paper"])
+    assert len(paper.combos) == 19 and not any("tta" in c or "subensemble" in c for c in paper.combos)
 
 
 @pytest.mark.parametrize("preset", PRESETS)

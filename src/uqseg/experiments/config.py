@@ -21,7 +21,7 @@ from uqseg.experiments.paths import check_relative
 from uqseg.inference.config import InferenceConfig
 from uqseg.nn.config import ModelConfig
 from uqseg.training.config import TrainConfig
-from uqseg.vocabulary import AU_MODELS, check_combination, combo_names
+from uqseg.vocabulary import KNOWN_AU_MODELS, check_combination, combo_names
 
 VALID_COMBOS = combo_names()
 GEOMETRY_FIELDS = ("in_channels", "num_classes", "image_size")
@@ -90,9 +90,9 @@ class DatasetEntry(_Strict):
     @field_validator("au")
     @classmethod
     def _known_au(cls, value: dict[str, AUOverride]) -> dict[str, AUOverride]:
-        unknown = sorted(set(value) - set(AU_MODELS))
+        unknown = sorted(set(value) - set(KNOWN_AU_MODELS))
         if unknown:
-            raise ValueError(f"unknown AU models {unknown}; known: {', '.join(AU_MODELS)}")
+            raise ValueError(f"unknown AU models {unknown}; known: {', '.join(KNOWN_AU_MODELS)}")
         return value
 
 
@@ -130,8 +130,10 @@ class BenchmarkConfig(_Strict):
     @field_validator("combos", mode="before")
     @classmethod
     def _expand_all(cls, value: Any) -> Any:
-        if value == "all" or value == ["all"]:
+        if value in ("all", ["all"]):
             return list(VALID_COMBOS)
+        if value in ("paper", ["paper"]):
+            return list(combo_names("paper"))
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value

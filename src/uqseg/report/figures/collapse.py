@@ -8,7 +8,7 @@ import pandas as pd
 
 from uqseg.report.figures.style import combo_legend, dot_strip, hidden, new_figure, save
 from uqseg.report.frames import over_seeds
-from uqseg.vocabulary import EU_METHODS, eu_label
+from uqseg.vocabulary import KNOWN_EU_METHODS, eu_label
 
 
 def plot_collapse(collapse: pd.DataFrame, out_dir: Path, name: str = "fig8_collapse") -> Path:
@@ -28,7 +28,7 @@ def plot_collapse(collapse: pd.DataFrame, out_dir: Path, name: str = "fig8_colla
                 ax.set_axis_off()
                 ax.set_title(f"{dataset} ({where}): no data")
                 continue
-            eus = [e for e in EU_METHODS if e in set(ok.eu)] + sorted(set(ok.eu) - set(EU_METHODS))
+            eus = [e for e in KNOWN_EU_METHODS if e in set(ok.eu)] + sorted(set(ok.eu) - set(KNOWN_EU_METHODS))
             dot_strip(ax, ok, "eu", eus)
             ax.set_xticklabels([eu_label(e) for e in eus])
             ax.axhline(1.0, color="#555555", ls="--", lw=1)

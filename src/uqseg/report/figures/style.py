@@ -13,7 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from uqseg.vocabulary import AU_MODELS, EU_METHODS, au_label, eu_label, order_key
+from uqseg.vocabulary import KNOWN_AU_MODELS, KNOWN_EU_METHODS, au_label, eu_label, order_key
 
 AU_COLOURS = {"softmax": "#0072B2", "ssn": "#E69F00", "prob_unet": "#009E73", "diffusion": "#CC79A7"}
 EU_MARKERS = {"none": "X", "dropout": "o", "swag": "s", "swag_d": "D", "ensemble": "^"}
@@ -49,8 +49,8 @@ def combo_legend(
 ) -> None:
     """One legend row under the figure: colour = AU model, marker = EU method, then any `extra` handles; with `ax`,
     a one-column legend filling that (otherwise empty) axes instead."""
-    aus = sorted(aus or AU_MODELS, key=lambda a: order_key(a, "")[::2])
-    eus = sorted(eus or EU_METHODS, key=lambda e: order_key("", e)[1:])
+    aus = sorted(aus or KNOWN_AU_MODELS, key=lambda a: order_key(a, "")[::2])
+    eus = sorted(eus or KNOWN_EU_METHODS, key=lambda e: order_key("", e)[1:])
     h_au = [Line2D([], [], color=colour(a), marker="o", ls="", ms=7, label=au_label(a)) for a in aus]
     h_eu = [Line2D([], [], color="#333333", marker=marker(e), ls="", ms=7, mfc="none", label=eu_label(e))
             for e in eus]
