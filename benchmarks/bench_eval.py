@@ -20,11 +20,11 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from uqseg.inference.store import create_datasets, write_batch
 
 from uqseg.atomic import atomic_path
 from uqseg.data.contract import Dataset, DatasetInfo, Split
 from uqseg.inference.evaluate import evaluate_predictions, evaluated_splits, prediction_path
-from uqseg.inference.store import create_datasets, write_batch
 from uqseg.metrics.aggregation import STRATEGIES, aggregate
 from uqseg.metrics.ambiguity import annotator_variance, ncc
 from uqseg.metrics.calibration import ace, fit_platt, pixel_correctness, platt_confidence
