@@ -28,11 +28,38 @@ from uqseg.atomic import write_bytes_atomic, write_text_atomic
 from uqseg.errors import InputError, NumericalError
 from uqseg.layout import RunLayout
 from uqseg.metrics.bootstrap import percentile_interval
-from uqseg.vocabulary import KEYS, RESULT_COLUMNS, ROW_COLUMNS, SEGMENTATION_TASK, check_results
+from uqseg.vocabulary import (
+    ANALYSIS,
+    KEYS,
+    MAIN_ANALYSIS,
+    RESULT_COLUMNS,
+    ROW_COLUMNS,
+    SEGMENTATION_TASK,
+    check_results,
+    main_rows,
+    with_analysis_column,
+)
 
-__all__ = ["RESULT_COLUMNS", "check_results", "check_statuses", "combine_metrics", "combine_replicates", "id_dice",
-           "load_replicates", "load_results", "replicate_columns", "replicate_matrix", "sort_results",
-           "with_intervals", "write_results"]
+__all__ = ["RESULT_COLUMNS", "analysis_view", "check_results", "check_statuses", "combine_metrics",
+           "combine_replicates", "id_dice", "load_replicates", "load_results", "replicate_columns",
+           "replicate_matrix", "sort_results", "with_intervals", "write_results"]
+
+
+def analysis_view(table: pd.DataFrame, analysis: str = MAIN_ANALYSIS) -> pd.DataFrame:
+    """The study's own rows with those of ``analysis`` in place of the main rows they share a key with (dataset,
+    seed, au, eu, split, task, measure, metric, aggregation), e.g. the rescaled TU and EU rows beside the unchanged
+    AU rows (docs/method.md "Open questions"); the replaced rows keep their ``analysis`` label, so their bootstrap
+    replicates still align. ``main`` gives the main rows alone. Δ and ranks of the view are those of the analysis."""
+    table = check_results(table)
+    main = main_rows(table)
+    if analysis == MAIN_ANALYSIS:
+        return main
+    extra = table[table[ANALYSIS] == analysis]
+    if extra.empty:
+        raise InputError(f"the results hold no rows of analysis {analysis!r}")
+    names = [*KEYS, *ROW_COLUMNS[1:]]
+    replaced = pd.MultiIndex.from_frame(main.loc[:, names]).isin(pd.MultiIndex.from_frame(extra.loc[:, names]))
+    return sort_results(pd.concat([main[~replaced], extra], ignore_index=True))
 
 
 def sort_results(table: pd.DataFrame) -> pd.DataFrame:
@@ -92,6 +119,7 @@ def replicate_matrix(table: pd.DataFrame, replicates: pd.DataFrame | None) -> np
     if replicates is None or replicates.empty:
         return np.full((len(table), 0), np.nan)
     names = [*KEYS, *ROW_COLUMNS]
+    replicates = with_analysis_column(replicates)  # replicates written before the analyses are all ``main``
     missing = [c for c in names if c not in replicates.columns]
     if missing:
         raise InputError(f"bootstrap replicates lack columns {missing}")
@@ -171,7 +199,8 @@ def load_replicates(path: Path | str) -> pd.DataFrame | None:
 
 
 def id_dice(results: pd.DataFrame, split: str = "test") -> pd.DataFrame:
-    """The Dice on ``split`` (the ID test by default) per dataset, seed and combination (docs/method.md §3)."""
-    results = check_results(results)
+    """The Dice on ``split`` (the ID test by default) per dataset, seed and combination (docs/method.md §3), from the
+    study's own rows (``analysis == "main"``)."""
+    results = main_rows(check_results(results))
     rows = results[(results.task == SEGMENTATION_TASK) & (results.metric == "dice") & (results.split == split)]
     return rows.loc[:, [*KEYS, "value"]].rename(columns={"value": "dice"}).reset_index(drop=True)

@@ -179,17 +179,36 @@ def split_group(split: str) -> str | None:
 
 # The tidy results table (docs/conventions.md "Tidy results").
 KEYS = ("dataset", "seed", "au", "eu")
-ROW_COLUMNS = ("split", "task", "measure", "metric", "aggregation")
+ANALYSIS = "analysis"
+MAIN_ANALYSIS = "main"
+"""The ``analysis`` of the study's own rows; the open-question analyses (docs/method.md "Open questions") add rows
+under their own names (``eu_rescaled:<factor>``, ``au_eu_rank``, …). A table without the column is all ``main``."""
+ROW_COLUMNS = (ANALYSIS, "split", "task", "measure", "metric", "aggregation")
 INTERVAL_COLUMNS = ("ci_low", "ci_high")
 RESULT_COLUMNS = (*KEYS, *ROW_COLUMNS, "value", *INTERVAL_COLUMNS, "status")
+
+
+def with_analysis_column(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with an ``analysis`` column: unchanged when it has one, else every row ``main`` (an evaluator's
+    table, a metrics or results file written before the open-question analyses, a hand-made table)."""
+    return table if ANALYSIS in table.columns else table.assign(**{ANALYSIS: MAIN_ANALYSIS})
+
+
+def main_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the study itself (``analysis == "main"``), index reset; the tables, ranks and Δ of the paper are
+    computed from these alone."""
+    table = with_analysis_column(table)
+    return table[table[ANALYSIS] == MAIN_ANALYSIS].reset_index(drop=True)
 
 
 def check_results(table: pd.DataFrame, source: str = "results") -> pd.DataFrame:
     """The tidy results table with exactly the result columns in order, ``seed`` int64, ``value``, ``ci_low``,
     ``ci_high`` float64 and the other columns str; else InputError. A table without the interval columns (metrics
-    files, older runs, a hand-made table) gets them as NaN (docs/conventions.md "Tidy results")."""
+    files, older runs, a hand-made table) gets them as NaN, one without ``analysis`` gets ``main`` (docs/conventions.md
+    "Tidy results")."""
     if not isinstance(table, pd.DataFrame):
         raise InputError(f"{source} must be a pandas DataFrame, got {type(table).__name__}")
+    table = with_analysis_column(table)
     missing = [c for c in RESULT_COLUMNS if c not in table.columns and c not in INTERVAL_COLUMNS]
     if missing:
         raise InputError(f"{source}: rows lack columns {missing}; expected {list(RESULT_COLUMNS)}")

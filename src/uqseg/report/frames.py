@@ -1,5 +1,6 @@
 """Figure data from the tidy results: seed means with CIs, epistemic collapse, the OOD aggregation ablation,
-segmentation quality against task performance, and NCC vs the oracle (docs/method.md §2–§3, paper Fig. 8, 9, A.4)."""
+segmentation quality against task performance, and NCC vs the oracle (docs/method.md §2–§3, paper Fig. 8, 9, A.4),
+each from the study's own rows (``analysis == "main"``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pandas as pd
 from scipy.stats import t as student_t
 
 from uqseg.report.tables import delta_table, performance_from_deltas
-from uqseg.vocabulary import KEYS, STRATEGIES, check_results, split_group
+from uqseg.vocabulary import KEYS, STRATEGIES, check_results, main_rows, split_group
 
 GROUP_KEYS = ["dataset", "au", "eu"]
 
@@ -57,7 +58,7 @@ def _group_mean(t: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def collapse_table(results: pd.DataFrame, aggregation: str = "border") -> pd.DataFrame:
     """Epistemic collapse (paper Fig. 8, docs/method.md §3): EU/AU ratio of image scores by `aggregation`, per dataset,
     seed, combination and split group (OOD splits averaged). Columns: dataset, seed, au, eu, group, value."""
-    res = _grouped(check_results(results))
+    res = _grouped(main_rows(check_results(results)))
     sel = res[(res.task == "COLLAPSE") & (res.metric == "eu_au_ratio") & (res.aggregation == aggregation)]
     return _group_mean(sel, [*KEYS, "group"])
 
@@ -79,7 +80,7 @@ def segmentation_vs_performance(results: pd.DataFrame, deltas: pd.DataFrame) -> 
     """ID-test Dice and GED (docs/method.md §3) next to each task's performance (the correct measure's
     value; AMB and CAL on the ID test, OODD on the OOD mean), per dataset, seed and combination.
     Columns: dataset, seed, au, eu, task, performance, dice, ged_dice (GED with d = 1 − Dice, as the authors)."""
-    res = check_results(results)
+    res = main_rows(check_results(results))
     seg = res[(res.task == "SEG") & (res.split == "test") & res.metric.isin(["dice", "ged_dice"])]
     seg = seg.set_index([*KEYS, "metric"])["value"].unstack("metric")
     seg = seg.reindex(columns=["dice", "ged_dice"]).rename_axis(columns=None).reset_index()
@@ -93,7 +94,7 @@ def oracle_table(results: pd.DataFrame) -> pd.DataFrame:
     """NCC of each measure against the K annotators' variance (`ncc`) and against the exact annotator variance
     (`ncc_oracle`, synthetic data only), per dataset, seed, combination, split group and measure.
     Only datasets with `ncc_oracle` rows appear. Columns: dataset, seed, au, eu, group, measure, ncc, ncc_oracle."""
-    res = _grouped(check_results(results))
+    res = _grouped(main_rows(check_results(results)))
     amb = res[(res.task == "AMB") & res.metric.isin(["ncc", "ncc_oracle"])]
     with_oracle = amb[amb.metric == "ncc_oracle"].dataset.unique()
     amb = amb[amb.dataset.isin(with_oracle)]
@@ -107,7 +108,7 @@ def oracle_table(results: pd.DataFrame) -> pd.DataFrame:
 
 def status_summary(results: pd.DataFrame) -> pd.DataFrame:
     """Rows whose value is NaN, counted by dataset, task, metric and status (why the value is missing)."""
-    res = check_results(results)
+    res = main_rows(check_results(results))
     bad = res[~np.isfinite(res.value)]
     cols = ["dataset", "task", "metric", "status", "rows"]
     if bad.empty:
@@ -117,7 +118,7 @@ def status_summary(results: pd.DataFrame) -> pd.DataFrame:
 
 def coverage(results: pd.DataFrame, expected: Sequence[tuple[str, str]]) -> pd.DataFrame:
     """Per dataset and seed, the expected combinations (`AU+EU`) that have no rows in the results."""
-    res = check_results(results)
+    res = main_rows(check_results(results))
     rows = []
     for (dataset, seed), g in res.groupby(["dataset", "seed"]):
         have = set(zip(g.au, g.eu, strict=True))

@@ -14,8 +14,18 @@ from uqseg.metrics.bootstrap import percentile_interval
 from uqseg.metrics.delta_rules import ACE_VARIANTS, CORRECT_MEASURE, DELTA_RULES, higher_is_better
 from uqseg.metrics.entanglement import entanglement_status, entanglement_values
 from uqseg.metrics.ranking import rank_rows
-from uqseg.results import replicate_matrix
-from uqseg.vocabulary import INVALID, KEYS, MEASURES, TASKS, au_label, check_results, eu_label, order_key, split_group
+from uqseg.results import analysis_view, replicate_matrix
+from uqseg.vocabulary import (
+    INVALID,
+    KEYS,
+    MAIN_ANALYSIS,
+    MEASURES,
+    TASKS,
+    au_label,
+    eu_label,
+    order_key,
+    split_group,
+)
 
 AceVariant = str | Mapping[str, str] | None
 DELTA_COLUMNS = [*KEYS, "task", "group", "metric", "aggregation", "u_correct", "u_wrong", "wrong_measure", "delta",
@@ -121,10 +131,12 @@ def _derive(res: pd.DataFrame, values: np.ndarray, ood_aggregation: str, ace_var
 
 
 def derive(results: pd.DataFrame, replicates: pd.DataFrame | None = None, *, ood_aggregation: str = "border",
-           ace_variant: AceVariant = None) -> Derived:
+           ace_variant: AceVariant = None, analysis: str = MAIN_ANALYSIS) -> Derived:
     """`delta_table` of the results with, when `replicates` (RUN_DIR/bootstrap.parquet) are given, each bootstrap
-    replicate derived alike and the 95 % percentile intervals in columns `*_low`, `*_high` (docs/method.md §3)."""
-    res = check_results(results)
+    replicate derived alike and the 95 % percentile intervals in columns `*_low`, `*_high` (docs/method.md §3).
+    The study's own rows (`analysis == "main"`) by default; another `analysis` (docs/method.md "Open questions")
+    puts its rows in place of the main rows they share a key with (`uqseg.results.analysis_view`)."""
+    res = analysis_view(results, analysis)
     boot = replicate_matrix(res, replicates)
     d = _derive(res, np.concatenate([res.value.to_numpy(float)[:, None], boot], axis=1), ood_aggregation,
                 ace_variant)
@@ -142,7 +154,7 @@ def derive(results: pd.DataFrame, replicates: pd.DataFrame | None = None, *, ood
 
 def delta_table(
     results: pd.DataFrame, replicates: pd.DataFrame | None = None, *, ood_aggregation: str = "border",
-    ace_variant: AceVariant = None,
+    ace_variant: AceVariant = None, analysis: str = MAIN_ANALYSIS,
 ) -> pd.DataFrame:
     """Δ (docs/method.md §2, paper Eq. 2) per dataset, seed, combination, task and split group (`ID` test or `OOD`).
 
@@ -154,9 +166,10 @@ def delta_table(
     Columns: dataset, seed, au, eu, task, group, metric, aggregation, wrong_measure (`AU`, `EU`, or `min(AU,EU)` when
     the splits differ), u_correct, u_wrong, delta, their 95 % bootstrap intervals `*_low`, `*_high` (NaN without
     `replicates`), out_of_range (|Δ| > 1, e.g. from a negative NCC), status (`ok`, `ok: tie at the origin` where
-    both values are 0 and Δ = 0, or why Δ is NaN).
+    both values are 0 and Δ = 0, or why Δ is NaN). The main rows by default; see `derive` for `analysis`.
     """
-    return derive(results, replicates, ood_aggregation=ood_aggregation, ace_variant=ace_variant).frame
+    return derive(results, replicates, ood_aggregation=ood_aggregation, ace_variant=ace_variant,
+                  analysis=analysis).frame
 
 
 def _order(df: pd.DataFrame) -> np.ndarray:
