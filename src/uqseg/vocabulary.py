@@ -6,12 +6,18 @@ instances a method draws, and the schema of the tidy results table. Every layer 
 new AU model or EU method is one line in its enum (plus its registration in ``nn.MODELS`` or ``epistemic.factory``).
 
 The ``*_MODELS``/``*_METHODS``/``TASKS`` tuples hold plain strings, so tables and file names never carry enum
-objects.
+objects. AU models outside uqseg (docs/custom_model.md) join the names at run time: ``register_au_model`` (called by
+``uqseg.nn.register_model``), a module named in ``UQSEG_PLUGINS``, or a ``uqseg.models`` entry point, loaded the
+first time an unknown name is asked for; ``known_au_models()`` is the built-in tuple followed by them.
 """
 
 from __future__ import annotations
 
+import importlib
+import os
+import re
 from enum import Enum
+from importlib import metadata
 from typing import Literal
 
 import numpy as np
@@ -106,12 +112,90 @@ EU_LABELS = {"none": "No EU", "dropout": "Dropout", "swag": "SWAG", "swag_d": "S
 INVALID = (AUModel.SOFTMAX.value, EUMethod.NONE.value)
 
 
+ENTRY_POINT_GROUP = "uqseg.models"
+PLUGINS_ENV = "UQSEG_PLUGINS"
+"""Comma-separated modules every process imports before it looks up an unknown AU model (set by the ``plugins``
+config key, so step worker processes see the models their parent registered; docs/custom_model.md)."""
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_REGISTERED_AU: dict[str, str] = {}
+_ENTRY_POINTS: dict[str, object] = {}
+_SEARCHED: set[str] = set()
+
+
+def register_au_model(name: str, label: str | None = None) -> str:
+    """Add AU model ``name`` (lower-case letters, digits, ``_``; shown as ``label``, default the name) after the
+    built-in ones (docs/custom_model.md); registering it again replaces its label. A built-in name is a ConfigError."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ConfigError(f"AU model name {name!r} must be lower-case letters, digits and '_', starting with a letter")
+    if name in KNOWN_AU_MODELS:
+        raise ConfigError(f"AU model {name!r} is built into uqseg; register the model under another name")
+    _REGISTERED_AU[name] = label or name
+    return name
+
+
+def unregister_au_model(name: str) -> None:
+    """Forget a registered AU model (tests); unknown and built-in names are left alone."""
+    _REGISTERED_AU.pop(name, None)
+    _ENTRY_POINTS.pop(name, None)
+    _SEARCHED.discard(name)
+
+
+def known_au_models() -> tuple[str, ...]:
+    """Every AU model known now: the built-in ones (``KNOWN_AU_MODELS``) in table order, then the registered ones in
+    registration order."""
+    return (*KNOWN_AU_MODELS, *_REGISTERED_AU)
+
+
+def import_plugins(modules: str | list[str] | tuple[str, ...]) -> None:
+    """Import ``modules`` (names, or one comma-separated string) so that they register their AU models; ConfigError
+    naming the module when one cannot be imported."""
+    names = [m.strip() for m in modules.split(",")] if isinstance(modules, str) else list(modules)
+    for module in filter(None, names):
+        try:
+            importlib.import_module(module)
+        except Exception as err:  # any failure of a user's module is reported as one line
+            raise ConfigError(f"plugin module {module!r} cannot be imported: {type(err).__name__}: {err}") from None
+
+
+def au_entry_point(name: str) -> object | None:
+    """The object of the ``uqseg.models`` entry point ``name``, loaded once (None when there is none); loading it
+    registers ``name`` with the object's ``label`` attribute unless the loaded module registered it itself."""
+    if name in _ENTRY_POINTS:
+        return _ENTRY_POINTS[name]
+    found = [ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    if not found:
+        return None
+    try:
+        loaded = found[0].load()
+    except Exception as err:  # any failure of a plugin package is reported as one line
+        raise ConfigError(f"entry point {name!r} of group {ENTRY_POINT_GROUP} ({found[0].value}) cannot be loaded: "
+                          f"{type(err).__name__}: {err}") from None
+    _ENTRY_POINTS[name] = loaded
+    if name not in _REGISTERED_AU:
+        register_au_model(name, getattr(loaded, "label", None))
+    return loaded
+
+
+def resolve_au(name: str) -> bool:
+    """Whether ``name`` is a known AU model, after importing the ``UQSEG_PLUGINS`` modules and loading a
+    ``uqseg.models`` entry point of that name the first time it is unknown (docs/custom_model.md)."""
+    if name in KNOWN_AU_MODELS or name in _REGISTERED_AU:
+        return True
+    if name not in _SEARCHED:
+        _SEARCHED.add(name)
+        import_plugins(os.environ.get(PLUGINS_ENV, ""))
+        if name not in _REGISTERED_AU:
+            au_entry_point(name)
+    return name in _REGISTERED_AU
+
+
 def combos(grid: Literal["all", "paper"] = "all") -> list[tuple[str, str]]:
     """The valid (AU, EU) combinations in table order (docs/method.md §1: softmax + No-EU is invalid): ``all``, every
-    known AU model × EU method (29), or ``paper``, the paper's 4 × 5 grid (19)."""
+    known AU model × EU method (29 built in, plus every EU method of each registered AU model), or ``paper``, the
+    paper's 4 × 5 grid (19)."""
     if grid not in ("all", "paper"):
         raise ConfigError(f"unknown combination grid {grid!r}; known: all, paper")
-    aus, eus = (KNOWN_AU_MODELS, KNOWN_EU_METHODS) if grid == "all" else (AU_MODELS, EU_METHODS)
+    aus, eus = (known_au_models(), KNOWN_EU_METHODS) if grid == "all" else (AU_MODELS, EU_METHODS)
     return [(a, e) for a in aus for e in eus if (a, e) != INVALID]
 
 
@@ -122,8 +206,10 @@ def combo_names(grid: Literal["all", "paper"] = "all") -> tuple[str, ...]:
 
 def check_au(au: str) -> str:
     """``au`` if it is a known AU model, else ConfigError listing them."""
-    if au not in KNOWN_AU_MODELS:
-        raise ConfigError(f"unknown AU model {au!r}; known: {', '.join(KNOWN_AU_MODELS)}")
+    if not isinstance(au, str) or not resolve_au(au):
+        raise ConfigError(f"unknown AU model {au!r}; known: {', '.join(known_au_models())} (a model of your own is "
+                          "registered with uqseg.nn.register_model or a uqseg.models entry point: "
+                          "docs/custom_model.md)")
     return au
 
 
@@ -154,8 +240,10 @@ def instance_count(eu: str, instances: int, ensemble_size: int, subensemble_size
 
 
 def au_label(au: str) -> str:
-    """Human-readable AU model name; unknown names pass through."""
-    return AU_LABELS.get(au, au)
+    """Human-readable AU model name (a registered model's label); unknown names pass through."""
+    if au in AU_LABELS:
+        return AU_LABELS[au]
+    return _REGISTERED_AU[au] if resolve_au(au) else au
 
 
 def eu_label(eu: str) -> str:
@@ -164,8 +252,10 @@ def eu_label(eu: str) -> str:
 
 
 def order_key(au: str, eu: str) -> tuple[int, int, str]:
-    """Sort key putting combinations in the AU × EU table order; unknown names go last, alphabetically."""
-    ia = KNOWN_AU_MODELS.index(au) if au in KNOWN_AU_MODELS else len(KNOWN_AU_MODELS)
+    """Sort key putting combinations in the AU × EU table order (registered AU models after the built-in ones, in
+    registration order); unknown names go last, alphabetically."""
+    aus = known_au_models()
+    ia = aus.index(au) if au in aus else len(aus)
     ie = KNOWN_EU_METHODS.index(eu) if eu in KNOWN_EU_METHODS else len(KNOWN_EU_METHODS)
     return ia, ie, f"{au}+{eu}"
 

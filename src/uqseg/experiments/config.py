@@ -11,6 +11,7 @@ The model's geometry (``in_channels``, ``num_classes``, ``image_size``) comes fr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any, Literal, get_args, get_origin
 
@@ -21,7 +22,7 @@ from uqseg.experiments.paths import check_relative
 from uqseg.inference.config import InferenceConfig
 from uqseg.nn.config import ModelConfig
 from uqseg.training.config import TrainConfig
-from uqseg.vocabulary import KNOWN_AU_MODELS, check_combination, combo_names
+from uqseg.vocabulary import PLUGINS_ENV, check_combination, combo_names, import_plugins, known_au_models, resolve_au
 
 VALID_COMBOS = combo_names()
 GEOMETRY_FIELDS = ("in_channels", "num_classes", "image_size")
@@ -90,9 +91,9 @@ class DatasetEntry(_Strict):
     @field_validator("au")
     @classmethod
     def _known_au(cls, value: dict[str, AUOverride]) -> dict[str, AUOverride]:
-        unknown = sorted(set(value) - set(KNOWN_AU_MODELS))
+        unknown = sorted(au for au in value if not resolve_au(au))
         if unknown:
-            raise ValueError(f"unknown AU models {unknown}; known: {', '.join(KNOWN_AU_MODELS)}")
+            raise ValueError(f"unknown AU models {unknown}; known: {', '.join(known_au_models())}")
         return value
 
 
@@ -117,8 +118,10 @@ class BenchmarkConfig(_Strict):
 
     name: str = "custom"
     description: str = ""
+    plugins: list[str] = Field(default_factory=list, description="Modules that register AU models of your own "
+                               "(docs/custom_model.md), imported here and by every step process.")
     datasets: dict[str, DatasetEntry] = Field(min_length=1)
-    combos: list[str] = Field(default_factory=lambda: list(VALID_COMBOS))
+    combos: list[str] = Field(default_factory=lambda: list(combo_names()))
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     model: ModelConfig = ModelConfig()
     train: TrainConfig
@@ -127,11 +130,24 @@ class BenchmarkConfig(_Strict):
     report: bool = True
     execution: ExecutionConfig = ExecutionConfig()
 
+    @field_validator("plugins")
+    @classmethod
+    def _import_plugins(cls, value: list[str]) -> list[str]:
+        """Import the plugin modules (before ``datasets`` and ``combos`` are checked) and name them in
+        ``UQSEG_PLUGINS``, which the step processes inherit (docs/custom_model.md)."""
+        try:
+            import_plugins(value)
+        except ConfigError as err:
+            raise ValueError(str(err)) from None
+        listed = [m for m in os.environ.get(PLUGINS_ENV, "").split(",") if m]
+        os.environ[PLUGINS_ENV] = ",".join([*listed, *(m for m in value if m not in listed)])
+        return value
+
     @field_validator("combos", mode="before")
     @classmethod
     def _expand_all(cls, value: Any) -> Any:
         if value in ("all", ["all"]):
-            return list(VALID_COMBOS)
+            return list(combo_names())
         if value in ("paper", ["paper"]):
             return list(combo_names("paper"))
         if isinstance(value, str):
