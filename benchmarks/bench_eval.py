@@ -20,7 +20,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from uqseg.inference.store import create_datasets, write_batch
 
 from uqseg.atomic import atomic_path
 from uqseg.data.contract import Dataset, DatasetInfo, Split
@@ -30,6 +29,7 @@ from uqseg.metrics.ambiguity import annotator_variance, ncc
 from uqseg.metrics.calibration import ace, fit_platt, pixel_correctness, platt_confidence
 from uqseg.metrics.ood import auroc
 from uqseg.metrics.segmentation import dice, ged
+from uqseg.store import create_datasets, write_batch
 
 MEASURES = ("tu", "au", "eu")
 OOD = "ood-noise"

@@ -27,11 +27,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from uqseg.experiments.results import id_dice, load_results
 from uqseg.experiments.stepfns import open_dataset
 from uqseg.metrics.frame import frame_ratio
 from uqseg.report.reproducibility import resolved_pairs, seed_reproducibility
 from uqseg.report.tables import derive
+from uqseg.results import id_dice, load_results
 
 
 def wall_time(run_dir: Path) -> float:

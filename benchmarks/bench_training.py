@@ -12,9 +12,9 @@ training ran before), fused AdamW, and fused AdamW with channels_last, each also
 interleaved, and the table shows the median CPU time per image over ``--repeats`` (CPU time, because the machine is
 shared: it does not count time spent waiting for a core).
 
-Combination (``--combo AU+EU``): train, predict every split and evaluate one combination on ``synthetic-lidc`` at
-32×32 with the quick preset's settings (width 8, 256 training images, 6 epochs, S = 4, M = 4, 3 members), timing
-each stage (what ``uqseg evaluate`` runs).
+Combination (``--combo AU+EU``): train, predict every split and evaluate one combination on ``synthetic-lidc`` with
+the quick preset (``uqseg.experiments.run_combination``, what ``uqseg train`` and ``uqseg evaluate`` run), timing
+data + training and prediction + metrics.
 
     python benchmarks/bench_training.py --size 64 --width 16 --width 32
     python benchmarks/bench_training.py --combo ssn+swag --no-throughput
@@ -28,8 +28,8 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
+import pandas as pd
 import torch
 
 from uqseg.nn import build_model
@@ -158,47 +158,23 @@ def variants(args: argparse.Namespace) -> None:
 
 
 def combination(combo: str, epochs: int) -> None:
-    """Time data / train / predict / evaluate of one combination on synthetic-lidc at 32×32 (quick preset)."""
-    from uqseg.data import get_dataset
-    from uqseg.inference.combination import predictions_dir
-    from uqseg.inference.config import InferenceConfig
-    from uqseg.inference.evaluate import evaluate_predictions, evaluated_splits, prediction_path
-    from uqseg.inference.predict import load_method, predict_split
-    from uqseg.training.runner import train_combination
+    """Time one combination end to end on synthetic-lidc at 32×32 with the quick preset, as ``uqseg evaluate`` runs
+    it: data + training (``stage="train"``), then prediction + metrics (``stage="evaluate"``, which resumes)."""
+    from uqseg.experiments import run_combination
 
-    au, eu = combo.split("+")
-    model = quick_backbone()
-    train = TrainConfig(epochs=epochs, batch_size=16, lr=2e-3, ema_decay=0.99, swag_epochs=3, swag_max_cols=3,
-                        accelerator="cpu")
-    infer = InferenceConfig(samples=4, instances=4, ensemble_size=3, batch_size=32, instance_group=4)
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        options = {"cache_dir": str(root / "data"), "image_size": 32, "n_train": 256, "n_val": 64, "n_test": 64,
-                   "seed": 0}
         times: dict[str, float] = {}
         start = time.perf_counter()
-        data = get_dataset("synthetic-lidc", **options)
-        times["data"] = time.perf_counter() - start
+        run_combination("synthetic-lidc", combo, tmp, preset="quick", epochs=epochs, stage="train")
+        times["data + train"] = time.perf_counter() - start
         start = time.perf_counter()
-        done = train_combination(au, eu, dataset="synthetic-lidc", dataset_options=options, model=model,
-                                 train=train, root=root, ensemble_size=infer.ensemble_size, progress=False, data=data)
-        times["train"] = time.perf_counter() - start
-        start = time.perf_counter()
-        method = load_method(au, eu, [p for _, p in done], [r for r, _ in done], infer)
-        out = predictions_dir(root, "synthetic-lidc", 0, au, eu)
-        images = 0
-        for name in evaluated_splits(data):
-            predict_split(au, eu, method, data.split(name), prediction_path(out, name), infer)
-            images += len(data.split(name))
-        times["predict"] = time.perf_counter() - start
-        start = time.perf_counter()
-        table = evaluate_predictions(out, data)
-        times["evaluate"] = time.perf_counter() - start
+        done = run_combination("synthetic-lidc", combo, tmp, preset="quick", epochs=epochs, stage="evaluate")
+        times["predict + evaluate"] = time.perf_counter() - start
+        rows = len(pd.read_parquet(done.metrics))
     total = sum(times.values())
-    print(f"{combo} at 32×32, {epochs} epochs on {len(data.split('train'))} train images, {len(done)} training run(s), "
-          f"S={infer.samples_for(au)}, {images} predicted images, {len(table)} result rows")
+    print(f"{combo}: quick preset on synthetic-lidc, {epochs} epochs, {rows} result rows")
     for stage, seconds in [*times.items(), ("total", total)]:
-        print(f"{stage:>9} {seconds:8.1f} s")
+        print(f"{stage:>18} {seconds:8.1f} s")
 
 
 def main() -> None:

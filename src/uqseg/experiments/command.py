@@ -14,10 +14,10 @@ from rich.table import Table
 
 from uqseg.errors import ConfigError, InputError
 from uqseg.experiments.presets import DEFAULT_PRESET, resolve_config
-from uqseg.experiments.results import load_results
 from uqseg.experiments.runner import BenchmarkRun, run_benchmark
 from uqseg.experiments.summary import print_summary, ranking_table
 from uqseg.layout import RunLayout
+from uqseg.results import load_results
 
 RUNS_DIR = Path("runs")
 MAX_SHOWN = 16
@@ -111,6 +111,22 @@ def combination_command(*, stage: str, dataset: str, combo: str, out: Path, pres
                       f"(seed {run.seed})", console)
         console.print(f"metrics: {run.metrics}", highlight=False, soft_wrap=True)
     return run
+
+
+def external_command(predictions: Path, dataset: str, out: Path, *, combo: str | None, preset: str, seed: int,
+                     overrides: Sequence[str], progress: bool, console: Console) -> Path:
+    """``uqseg evaluate --predictions``: score the stored samples (``experiments.external``), print the main figures
+    and where the results and report are."""
+    from uqseg.experiments.combination import main_figures
+    from uqseg.experiments.external import evaluate_external
+
+    layout = evaluate_external(predictions, dataset, out, combo=combo, preset=preset, seed=seed,
+                               overrides=overrides, progress=progress)
+    results = pd.read_parquet(layout.results)
+    (au, eu), = set(zip(results.au, results.eu, strict=True))
+    print_figures(main_figures(results), f"{au}+{eu} from {predictions.name} on {dataset} (seed {seed})", console)
+    console.print(f"results: {layout.results}\nreport: {layout.report_index}", highlight=False, soft_wrap=True)
+    return layout.results
 
 
 def _cell(value: object) -> str:
