@@ -10,6 +10,7 @@
       predictions/<dataset>/seed<s>/<au>+<eu>/<split>.h5           stored predictions (uqseg.store)
       metrics/<dataset>/seed<s>/<au>+<eu>.parquet                  per-combination metrics
       metrics/<dataset>/seed<s>/<au>+<eu>.bootstrap.parquet        their bootstrap replicates
+      metrics/<dataset>/seed<s>/<au>+<eu>.<analysis>.parquet       an analysis's rows (and .bootstrap.parquet)
       results.parquet, results.csv, bootstrap.parquet              the tidy results (uqseg.results)
       report/index.html                                            the report
 
@@ -163,3 +164,8 @@ class RunLayout:
     def metrics(self, dataset: str, seed: int, au: str, eu: str) -> Path:
         """The metrics file of one combination."""
         return self.metrics_root / dataset / seed_dir(seed) / f"{combo_dir(au, eu)}.parquet"
+
+    def analysis_metrics(self, dataset: str, seed: int, au: str, eu: str, analysis: str) -> Path:
+        """The rows of one open-question analysis of one combination (docs/method.md "Open questions"), beside its
+        metrics file."""
+        return self.metrics_root / dataset / seed_dir(seed) / f"{combo_dir(au, eu)}.{analysis}.parquet"

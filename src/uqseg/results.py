@@ -103,7 +103,7 @@ def combine_replicates(paths: Iterable[Path]) -> pd.DataFrame | None:
         if not Path(path).is_file():
             continue
         try:
-            frames.append(pd.read_parquet(path))
+            frames.append(with_analysis_column(pd.read_parquet(path)))  # files without the column are ``main``
         except (OSError, ValueError) as err:
             raise InputError(f"cannot read bootstrap replicates {path}: {err}") from None
     if not frames:

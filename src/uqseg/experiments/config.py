@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from uqseg.errors import ConfigError
 from uqseg.experiments.paths import check_relative
 from uqseg.inference.config import InferenceConfig
+from uqseg.metrics.analyses import STUDY_ANALYSES
 from uqseg.nn.config import ModelConfig
 from uqseg.training.config import TrainConfig
 from uqseg.vocabulary import PLUGINS_ENV, check_combination, combo_names, import_plugins, known_au_models, resolve_au
@@ -128,6 +129,8 @@ class BenchmarkConfig(_Strict):
     inference: InferenceConfig = InferenceConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     report: bool = True
+    analyses: list[str] = Field(default_factory=list, description="Open-question analyses added to every "
+                                "combination (docs/method.md \"Open questions\"): eu_rescaling, au_eu_rank.")
     execution: ExecutionConfig = ExecutionConfig()
 
     @field_validator("plugins")
@@ -175,6 +178,26 @@ class BenchmarkConfig(_Strict):
     @classmethod
     def _valid_seeds(cls, value: list[int]) -> list[int]:
         return check_seeds(value)
+
+    @field_validator("analyses", mode="before")
+    @classmethod
+    def _split_analyses(cls, value: Any) -> Any:
+        """``--set analyses=eu_rescaling,au_eu_rank`` as a list; none for an empty value."""
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("analyses")
+    @classmethod
+    def _known_analyses(cls, value: list[str]) -> list[str]:
+        unknown = [a for a in value if a not in STUDY_ANALYSES]
+        if unknown:
+            raise ValueError(f"unknown analyses {unknown}; known: {', '.join(STUDY_ANALYSES)}")
+        if len(set(value)) != len(value):
+            raise ValueError("an analysis is listed twice")
+        return value
 
     @model_validator(mode="after")
     def _check_overrides(self) -> BenchmarkConfig:

@@ -17,6 +17,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from uqseg.atomic import write_bytes_atomic, write_text_atomic
 from uqseg.data import get_dataset
 from uqseg.data.contract import Dataset
@@ -116,6 +118,12 @@ def run_metrics(step: Step, run_dir: Path) -> None:
     evaluator = stream_predictions(inside_run_dir(run_dir, p["predictions"]), open_dataset(run_dir, p["data"]),
                                    batch_size=p["batch_size"])
     table, replicates = evaluator.results(), evaluator.bootstrap(key=f"{p['dataset']}/seed{p['seed']}")
+    _write_metrics(run_dir, p, table, replicates)
+
+
+def _write_metrics(run_dir: Path, p: Mapping[str, Any], table: pd.DataFrame, replicates: pd.DataFrame) -> None:
+    """Write a metrics step's table (``p["out"]``, and its CSV) and replicates (``<name>.bootstrap.parquet``), with
+    the dataset, seed, au and eu of ``p`` in front."""
     for frame in (table, replicates):
         for i, column in enumerate(("dataset", "seed", "au", "eu")):
             frame.insert(i, column, p[column])
@@ -127,6 +135,18 @@ def run_metrics(step: Step, run_dir: Path) -> None:
     table.to_parquet(buffer, index=False)
     write_bytes_atomic(out, buffer.getvalue())
     write_text_atomic(out.with_suffix(".csv"), table.to_csv(index=False))
+
+
+def run_analysis(step: Step, run_dir: Path) -> None:
+    """Evaluate one combination's predictions for one open-question analysis (``p["analysis"]``, docs/method.md
+    "Open questions") into its rows and replicates beside the combination's metrics file, resampled like them."""
+    from uqseg.inference.analyses import evaluate_analysis  # local: the inference layer loads the models' code
+
+    p = step.params
+    table, replicates = evaluate_analysis(
+        inside_run_dir(run_dir, p["predictions"]), open_dataset(run_dir, p["data"]), p["analysis"],
+        batch_size=p["batch_size"], key=f"{p['dataset']}/seed{p['seed']}", seed=p["seed"])
+    _write_metrics(run_dir, p, table, replicates)
 
 
 def run_results(step: Step, run_dir: Path) -> None:

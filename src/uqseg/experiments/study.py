@@ -16,6 +16,7 @@ from typing import Any
 
 from uqseg.errors import InputError
 from uqseg.experiments import stepfns
+from uqseg.experiments.analysis_steps import analysis_steps
 from uqseg.experiments.config import BenchmarkConfig, inference_config, model_config, train_config
 from uqseg.experiments.dag import StepGraph
 from uqseg.experiments.paths import check_relative, input_path, slug
@@ -183,6 +184,7 @@ def study_graph(cfg: BenchmarkConfig, run_dir: Path, data: list[Step]) -> StepGr
     planner = _Planner(cfg, run_dir, records, data)
     metrics = [planner.combination(dataset, seed, au, eu)
                for dataset in cfg.datasets for seed in cfg.dataset_seeds(dataset) for au, eu in cfg.combinations()]
+    metrics += analysis_steps(cfg, planner.graph, planner.data, metrics)
     results = planner.graph.add(make_step(
         "results", "results", stepfns.run_results, {"metrics": [m.name for m in metrics]}, metrics,
         params={"metrics": [m.params["out"] for m in metrics]},

@@ -7,6 +7,7 @@ OOD threshold τ), then the ID test split and the OOD splits. Chunks are joined 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
@@ -102,3 +103,16 @@ def stream_predictions(pred_dir: Path, dataset: Dataset, *, batch_size: int = 64
                 else:
                     evaluator.add(name, batch)
     return evaluator
+
+
+def split_batches(path: Path, split: Split, num_classes: int, *, batch_size: int = 64) -> Iterator[dict]:
+    """The checked batches (a mapping of ``EvalBatch`` fields) of one split's predictions file ``path``, in image
+    order, as ``stream_predictions`` reads them: for an analysis that streams the predictions on its own
+    (docs/method.md "Open questions"). Raises as ``stream_predictions``."""
+    if batch_size < 1:
+        raise InputError(f"batch_size must be >= 1, got {batch_size}")
+    read_attrs(path)
+    with h5py.File(path, "r") as f:
+        _check_alignment(f, path, split, num_classes)
+        for start in range(0, len(split), batch_size):
+            yield _read_chunk(f, path, split, start, min(start + batch_size, len(split)), num_classes)
