@@ -1,4 +1,5 @@
-"""Training data loading: a torch view of a dataset split and a sampler whose order depends only on (seed, epoch).
+"""Training data loading: a torch view of a dataset split and torch's DistributedSampler, whose order depends only on
+(seed, epoch).
 
 Because each epoch's order is a function of the seed and the epoch number, a run resumed from a checkpoint sees
 the same batches as an uninterrupted one. Under DDP each process takes an equal, disjoint share of the permutation.
@@ -6,11 +7,8 @@ the same batches as an uninterrupted one. Under DDP each process takes an equal,
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
-
 import torch
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, DistributedSampler
 from torch.utils.data import Dataset as TorchDataset
 
 from uqseg.data.contract import Split
@@ -33,33 +31,14 @@ class SplitTorchDataset(TorchDataset):
         return {"image": torch.from_numpy(sample["image"]), "annotations": torch.from_numpy(sample["annotations"])}
 
 
-class EpochShuffleSampler(Sampler[int]):
-    """A random permutation per epoch, seeded by (seed, epoch), sharded across ``world_size`` processes.
-
-    Like ``DistributedSampler`` it pads the permutation by wrapping so every process gets the same number of
-    indices; ``set_epoch`` is called by Lightning at the start of every epoch.
-    """
-
-    def __init__(self, size: int, seed: int, rank: int = 0, world_size: int = 1):
-        if size < 1:
-            raise InputError("cannot sample from an empty dataset")
-        self.size, self.seed, self.rank, self.world_size = size, seed, rank, world_size
-        self.epoch = 0
-        self.per_rank = math.ceil(size / world_size)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.per_rank
-
-    def __iter__(self) -> Iterator[int]:
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        order = torch.randperm(self.size, generator=generator)
-        total = self.per_rank * self.world_size
-        if total > self.size:
-            order = order.repeat(math.ceil(total / self.size))[:total]
-        return iter(order[self.rank : total : self.world_size].tolist())
+def epoch_sampler(size: int, seed: int, rank: int = 0, world_size: int = 1) -> DistributedSampler:
+    """torch's ``DistributedSampler`` over ``size`` items: a permutation seeded by (seed, epoch), padded by wrapping
+    and sharded across ``world_size`` processes; Lightning calls its ``set_epoch`` at every epoch start. The seed is
+    spread (seed · 1 000 003) so that consecutive run seeds do not share epochs' orders."""
+    if size < 1:
+        raise InputError("cannot sample from an empty dataset")
+    return DistributedSampler(range(size), num_replicas=world_size, rank=rank, shuffle=True,  # type: ignore[arg-type]
+                              seed=seed * 1_000_003, drop_last=False)
 
 
 def per_process_batch_size(batch_size: int, world_size: int) -> int:
@@ -75,7 +54,7 @@ def train_loader(
     """The training DataLoader: epoch-seeded order, full batches only when the split allows, optional workers."""
     dataset = SplitTorchDataset(split)
     local_batch = per_process_batch_size(batch_size, world_size)
-    sampler = EpochShuffleSampler(len(dataset), seed, rank, world_size)
+    sampler = epoch_sampler(len(dataset), seed, rank, world_size)
     return DataLoader(
         dataset,
         batch_size=local_batch,
