@@ -216,12 +216,25 @@ def evaluate(
     seed: int = typer.Option(0, "--seed", help="Study seed of training and inference."),
     overrides: list[str] = typer.Option([], "--set", help="KEY.SUBKEY=VALUE, as in uqseg benchmark."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress display."),
+    predictions: Path = typer.Option(None, "--predictions", help="Score samples made elsewhere instead of training: "
+                                     "an NPZ or HDF5 file with one N×M×S×C×H×W array of class probabilities per "
+                                     "split (val, test, each OOD split; docs/custom_model.md). --combo names them "
+                                     "(default external+none for M = 1, external+ensemble otherwise)."),
 ) -> None:
-    """Train (if needed), predict every split and evaluate one combination; print its main figures."""
+    """Train (if needed), predict every split and evaluate one combination; print its main figures. With
+    --predictions, score stored samples instead and write the results table and report."""
     from rich.console import Console
 
     from uqseg.experiments.command import combination_command, combo_option
 
+    if predictions is not None:
+        from uqseg.experiments.command import check_out_dir, external_command
+
+        if au is not None or eu is not None or epochs is not None:
+            raise typer.BadParameter("--predictions takes --combo, not --au/--eu/--epochs")
+        external_command(predictions, dataset, check_out_dir(out), combo=combo, preset=preset.value, seed=seed,
+                         overrides=overrides, progress=progress, console=Console())
+        return
     combination_command(stage="evaluate", dataset=dataset, combo=combo_option(combo, _value(au), _value(eu)),
                         out=out, preset=preset.value, seed=seed, epochs=epochs, overrides=overrides,
                         progress=progress, console=Console())
