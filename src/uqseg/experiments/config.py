@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from uqseg.errors import ConfigError
 from uqseg.experiments.paths import check_relative
+from uqseg.experiments.sweep_config import SweepConfig
 from uqseg.inference.config import InferenceConfig
 from uqseg.metrics.analyses import STUDY_ANALYSES
 from uqseg.nn.config import ModelConfig
@@ -132,6 +133,8 @@ class BenchmarkConfig(_Strict):
     analyses: list[str] = Field(default_factory=list, description="Open-question analyses added to every "
                                 "combination (docs/method.md \"Open questions\"): eu_rescaling, au_eu_rank.")
     execution: ExecutionConfig = ExecutionConfig()
+    sweeps: SweepConfig = Field(SweepConfig(), description="Open-question sweeps switched on by sweeps.run "
+                                "(docs/method.md \"Open questions\").")
 
     @field_validator("plugins")
     @classmethod

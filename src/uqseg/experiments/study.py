@@ -21,6 +21,7 @@ from uqseg.experiments.config import BenchmarkConfig, inference_config, model_co
 from uqseg.experiments.dag import StepGraph
 from uqseg.experiments.paths import check_relative, input_path, slug
 from uqseg.experiments.steps import Step, make_step
+from uqseg.experiments.sweeps import sweep_steps
 from uqseg.inference.config import InferenceConfig
 from uqseg.layout import RunLayout
 from uqseg.training.config import TrainConfig
@@ -136,10 +137,12 @@ class _Planner:
     def runs(self, dataset: str, seed: int, au: str, eu: str) -> list[TrainingRun]:
         return combination_runs(self.cfg, self.records[dataset], dataset, seed, au, eu)
 
-    def training_step(self, dataset: str, seed: int, run: TrainingRun) -> Step:
+    def training_step(self, dataset: str, seed: int, run: TrainingRun, tag: str = "") -> Step:
+        """The training step of ``run``, planned once per run key; ``tag`` prefixes the run's name in a step name
+        (a sweep's runs beside the study's)."""
         if run.key not in self.trained:
             step = make_step(
-                f"train/{dataset}/seed{seed}/{run.name}", "train", stepfns.run_training, {"run": run.key},
+                f"train/{dataset}/seed{seed}/{tag}{run.name}", "train", stepfns.run_training, {"run": run.key},
                 [self.data[dataset], *(self.trained[b.key] for b in [base_run(run)] if b is not None)],
                 params={"run": run, "data": self.data[dataset].params["data"]},
                 outputs=(f"training/{run.key}/COMPLETE",), num_gpus=_gpus(run.train),
@@ -185,6 +188,7 @@ def study_graph(cfg: BenchmarkConfig, run_dir: Path, data: list[Step]) -> StepGr
     metrics = [planner.combination(dataset, seed, au, eu)
                for dataset in cfg.datasets for seed in cfg.dataset_seeds(dataset) for au, eu in cfg.combinations()]
     metrics += analysis_steps(cfg, planner.graph, planner.data, metrics)
+    metrics += sweep_steps(planner, run_dir)
     results = planner.graph.add(make_step(
         "results", "results", stepfns.run_results, {"metrics": [m.name for m in metrics]}, metrics,
         params={"metrics": [m.params["out"] for m in metrics]},

@@ -7,7 +7,7 @@ OOD threshold τ), then the ID test split and the OOD splits. Chunks are joined 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import h5py
@@ -79,9 +79,12 @@ def evaluate_predictions(pred_dir: Path, dataset: Dataset, *, batch_size: int = 
     return stream_predictions(pred_dir, dataset, batch_size=batch_size).results()
 
 
-def stream_predictions(pred_dir: Path, dataset: Dataset, *, batch_size: int = 64) -> Evaluator:
+def stream_predictions(pred_dir: Path, dataset: Dataset, *, batch_size: int = 64,
+                       sources: Mapping[str, Path] | None = None) -> Evaluator:
     """The Evaluator after streaming every split's predictions in ``pred_dir`` (its ``results()`` is the table of
     ``evaluate_predictions``; its ``bootstrap()`` gives the replicates of the intervals, docs/method.md §3).
+    ``sources`` names the file of a split stored elsewhere (a sweep's shifted splits reuse the study's validation
+    and ID test predictions, docs/method.md "Entanglement versus shift severity and model size").
 
     Raises InputError naming the file when a predictions file is missing, incomplete or does not align with the
     dataset (N, C, H, W), and NumericalError naming combination, split and image when a map holds NaN/inf.
@@ -91,7 +94,7 @@ def stream_predictions(pred_dir: Path, dataset: Dataset, *, batch_size: int = 64
     num_classes = dataset.info.num_classes
     evaluator = Evaluator(num_classes, ood_splits=dataset.info.ood_splits, id_split=ID_TEST)
     for name in evaluated_splits(dataset):
-        path = prediction_path(pred_dir, name)
+        path = Path((sources or {}).get(name) or prediction_path(pred_dir, name))
         read_attrs(path)
         split = dataset.split(name)
         with h5py.File(path, "r") as f:

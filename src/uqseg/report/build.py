@@ -29,6 +29,7 @@ from uqseg.report.reproducibility import (
     resolved_pairs,
     seed_reproducibility,
 )
+from uqseg.report.sweeps import sweep_sections
 from uqseg.report.tables import (
     Derived,
     derive,
@@ -293,6 +294,8 @@ def build_report(run_dir: Path | str, *, datasets: Mapping[str, Dataset | str] |
                 "NCC against the exact annotator variance (y) vs against the K sampled annotators (x); points above "
                 "the diagonal show how much having only K annotators understates AMB.",
                 plot_oracle(oracle, w.figures), "AU, EU and TU NCC on the ID test, mean over seeds."))
+
+        sections += sweep_sections(w, results)
 
         subtitle = (f"Run directory {run_dir.resolve().name}: {results.dataset.nunique()} dataset(s), "
                     f"{results[['au', 'eu']].drop_duplicates().shape[0]} combination(s), "
