@@ -4,6 +4,7 @@ the tiny preset on a prepared folder dataset with two EU methods, in worker proc
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,15 @@ import pytest
 from cli_runner import run_uqseg
 from uqseg.data.prepare.folder import prepare_folder
 from uqseg.vocabulary import PLUGINS_ENV, unregister_au_model
+
+HERE = Path(__file__).resolve().parent
+DOC = HERE.parents[1] / "docs" / "custom_model.md"
+
+
+def test_the_page_shows_the_example_module_as_it_is() -> None:
+    """docs/custom_model.md's one Python block is hetero_unet.py, so the page cannot drift from what is tested."""
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+    assert blocks == [(HERE / "hetero_unet.py").read_text(encoding="utf-8")]
 
 
 def write_folder(root: Path, images: int = 12, side: int = 16) -> Path:
