@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from uqseg.errors import ConfigError
+from uqseg.experiments.combination import combination_config
 from uqseg.experiments.presets import resolve_config
 from uqseg.experiments.runner import run_benchmark
 from uqseg.experiments.steps import read_step_log
@@ -168,3 +169,9 @@ def test_report_tables_of_a_swept_run(swept) -> None:
     assert (width[width.factor == 0.5].parameters == size["width:0.5"]).all()
     severity = severity_table(res)
     assert len(severity) == 11 and severity[["eu_auroc", "au_auroc"]].notna().all().all()
+
+
+def test_one_combination_runs_leave_the_sweeps_out() -> None:
+    """``uqseg train``/``evaluate`` build no results table, which the sweeps' rows join."""
+    cfg = combination_config("synthetic-lidc", COMBO, preset="tiny", overrides=["sweeps.run=[severity,width]"])
+    assert cfg.sweeps.run == []

@@ -57,7 +57,7 @@ def combination_config(dataset: str, combo: str, *, preset: str | Path = DEFAULT
                        epochs: int | None = None, overrides: Sequence[str] = ()) -> BenchmarkConfig:
     """The validated one-combination study: ``preset`` and ``overrides`` as in ``uqseg benchmark``, restricted to
     ``dataset``, ``combo`` and study seed ``seed``; ``epochs`` replaces every epoch count of the preset (global,
-    per dataset, per AU model). No report is built."""
+    per dataset, per AU model). No report is built and no sweep runs."""
     split_combo(combo)
     if seed < 0:
         raise ConfigError(f"--seed must be non-negative, got {seed}")
@@ -66,6 +66,7 @@ def combination_config(dataset: str, combo: str, *, preset: str | Path = DEFAULT
     cfg = resolve_config(preset, overrides=overrides, datasets=[dataset], combos=[combo])
     raw = cfg.model_dump(mode="json", exclude_unset=True)  # unset: the model's geometry still comes from the data
     raw.update(seeds=[seed], report=False)
+    raw.pop("sweeps", None)  # the sweeps add rows to a study's results table, which a one-combination run has not
     for entry in raw["datasets"].values():
         entry.pop("seeds", None)
         if epochs is not None:
