@@ -91,7 +91,8 @@ def test_probability_problems_name_the_image() -> None:
 
 
 def test_file_problems(tmp_path: Path) -> None:
-    """Unknown suffix, a missing file, a file that is not what its suffix says; HDF5 arrays are read lazily."""
+    """Unknown suffix, a missing file, a file that is not what its suffix says; HDF5 and NPZ (compressed too)
+    arrays give shape and dtype before their data is read."""
     for name, message in (("p.txt", "unknown format '.txt'; use .npz, .h5 or .hdf5"), ("p.npz", "does not exist")):
         with pytest.raises(InputError, match=f"predictions file .*{name}: {message}" if "format" in message
                            else f"predictions file .*{name} {message}"), open_external(tmp_path / name):
@@ -101,6 +102,11 @@ def test_file_problems(tmp_path: Path) -> None:
         pass
     with open_external(write_hdf5(tmp_path / "ok.h5", uniform())) as arrays:
         assert isinstance(arrays["test"], h5py.Dataset) and arrays["test"].shape == (4, 2, 3, 2, 16, 16)
+    np.savez_compressed(tmp_path / "ok.npz", **{k: v.astype(np.float16) for k, v in uniform().items()})
+    with open_external(tmp_path / "ok.npz") as arrays:
+        test = arrays["test"]
+        assert (test.shape, test.dtype, test.ndim) == ((4, 2, 3, 2, 16, 16), np.float16, 6)
+        np.testing.assert_array_equal(test[1:3], uniform()["test"][1:3].astype(np.float16))
 
 
 def test_combination_names() -> None:

@@ -46,7 +46,26 @@ def open_external(path: Path) -> Iterator[dict[str, Any]]:
     except (OSError, ValueError) as err:
         raise InputError(f"predictions file {path} is not a readable {kind.upper()} file: {err}") from None
     with handle:
-        yield {name: handle[name] for name in handle}
+        yield {name: NpzMember(handle, name) if kind == "npz" else handle[name] for name in handle}
+
+
+class NpzMember:
+    """One array of an NPZ file: its shape and dtype from the ``.npy`` header, its data read when first indexed (so
+    checking a file reads no data, and one split is in memory at a time)."""
+
+    def __init__(self, npz: Any, name: str) -> None:
+        self._npz, self._name, self._data = npz, name, None
+        with npz.zip.open(f"{name}.npy") as f:
+            major, _ = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            shape, _, self.dtype = read(f)
+        self.shape: tuple[int, ...] = tuple(shape)
+        self.ndim = len(self.shape)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if self._data is None:
+            self._data = self._npz[self._name]
+        return self._data[key]
 
 
 def check_external(arrays: dict[str, Any], path: Path, dataset: Dataset) -> tuple[int, int]:
