@@ -14,6 +14,7 @@ from uqseg.data import Dataset
 from uqseg.errors import InputError
 from uqseg.layout import RunLayout
 from uqseg.report import caution, frames, html, run_info
+from uqseg.report.analyses import analysis_sections
 from uqseg.report.figures.ablation import plot_ablation
 from uqseg.report.figures.collapse import plot_collapse
 from uqseg.report.figures.entanglement import plot_entanglement
@@ -295,6 +296,7 @@ def build_report(run_dir: Path | str, *, datasets: Mapping[str, Dataset | str] |
                 "the diagonal show how much having only K annotators understates AMB.",
                 plot_oracle(oracle, w.figures), "AU, EU and TU NCC on the ID test, mean over seeds."))
 
+        sections += analysis_sections(w, results, replicates)
         sections += sweep_sections(w, results)
 
         subtitle = (f"Run directory {run_dir.resolve().name}: {results.dataset.nunique()} dataset(s), "
