@@ -14,6 +14,7 @@ import pytest
 import torch
 from ep_models import Flat, build_in_child
 
+from cli_runner import run_uqseg
 from uqseg import nn as unn
 from uqseg.errors import ConfigError
 from uqseg.experiments.config import validate_config
@@ -155,3 +156,12 @@ def test_a_spawned_step_process_finds_the_model_through_uqseg_plugins(monkeypatc
     monkeypatch.setenv(PLUGINS_ENV, "ep_registering")
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         assert pool.submit(build_in_child, "selfreg").result(timeout=120) == ("Flat", [2, 1, 2, 4, 4])
+
+
+def test_unknown_name_on_the_command_line_is_one_line(tmp_path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_uqseg(monkeypatch, capsys, "benchmark", "--preset", "tiny", "--combos", "nope+dropout",
+                             "--out", str(tmp_path / "run"))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "'nope+dropout': unknown AU model 'nope'; known: softmax, ssn, prob_unet, diffusion, tta" in err
+    assert "docs/custom_model.md" in err and not (tmp_path / "run").exists()
