@@ -108,6 +108,7 @@ class FactorSearch:
             raise InputError(f"ace_bins must be >= 1, got {ace_bins}")
         self.factors, self.ace_bins = np.sort(f), ace_bins
         self._hist = [UncertaintyHistogram(histogram_bins) for _ in f]
+        self._platt: list[tuple[float, float]] | None = None  # fitted once per streamed state, for ACE and NLL
         self._moments: list[np.ndarray] = []  # per image: Svv, Saa, See, Sae, Sva, Sve, pixels, max AU, EU, var
 
     def add(self, au: Any, eu: Any, annotations: Any, pred: Any) -> None:
@@ -120,6 +121,7 @@ class FactorSearch:
         correct = pixel_correctness(ann, pred).sum(1)
         if correct.shape != a.shape:
             raise InputError(f"annotations {ann.shape} do not match the maps {a.shape}")
+        self._platt = None
         for hist, f in zip(self._hist, self.factors, strict=True):
             hist.add((a + f * e) / (1 + f), correct, ann.shape[1])  # ACE is scale-free; this keeps u <= max(AU, EU)
         n = a.shape[0]
@@ -131,13 +133,18 @@ class FactorSearch:
             (vc * ec).sum(1), np.full(n, a.shape[1], dtype=np.float64), np.abs(a).max(1), np.abs(e).max(1),
             np.abs(v).max(1)], axis=1))
 
+    def _fits(self) -> list[tuple[float, float]]:
+        """The Platt (a, b) of TU' for every factor (docs/method.md §3 CAL), fitted once after the last ``add``."""
+        if self._platt is None:
+            self._platt = [hist.fit_platt() for hist in self._hist]
+        return self._platt
+
     def ace(self) -> np.ndarray:
         """Validation global ACE of TU' for every factor (docs/method.md §3 CAL)."""
         if not self._moments:
             raise InputError("no validation batches were added")
         out = np.empty(self.factors.size)
-        for i, hist in enumerate(self._hist):
-            a, b = hist.fit_platt()
+        for i, (hist, (a, b)) in enumerate(zip(self._hist, self._fits(), strict=True)):
             s = hist.sums
             keep = s[:, 2] > 0
             pairs, correct = s[keep, 2], s[keep, 4]
@@ -154,8 +161,7 @@ class FactorSearch:
         if not self._moments:
             raise InputError("no validation batches were added")
         out = np.empty(self.factors.size)
-        for i, hist in enumerate(self._hist):
-            a, b = hist.fit_platt()
+        for i, (hist, (a, b)) in enumerate(zip(self._hist, self._fits(), strict=True)):
             s = hist.sums
             keep = s[:, 2] > 0
             z = -a * s[keep, 3] / s[keep, 2] + b
