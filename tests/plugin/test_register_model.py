@@ -19,6 +19,7 @@ from uqseg import nn as unn
 from uqseg.errors import ConfigError
 from uqseg.experiments.config import validate_config
 from uqseg.nn import ModelConfig, build_model, register_model
+from uqseg.report.figures.style import colour
 from uqseg.vocabulary import (
     ENTRY_POINT_GROUP,
     KNOWN_AU_MODELS,
@@ -70,6 +71,7 @@ def test_python_registration_joins_every_list_after_the_built_in_models() -> Non
     assert au_label("flat") == "Flat conv" and au_label("flat2") == "Second flat" and au_label("ssn") == "SSN"
     assert order_key("tta", "none") < order_key("flat", "none") < order_key("flat2", "none") < order_key("zzz", "none")
     check_combination("flat", "dropout")
+    assert len({colour("flat"), colour("flat2"), colour("ssn"), colour("not_registered")}) == 4
     model = build_model("flat", CFG)
     assert isinstance(model, Flat) and model.sample(torch.zeros(2, 1, 4, 4), 3).shape == (3, 2, 2, 4, 4)
 

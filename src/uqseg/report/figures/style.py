@@ -13,17 +13,22 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from uqseg.vocabulary import KNOWN_AU_MODELS, KNOWN_EU_METHODS, au_label, eu_label, order_key
+from uqseg.vocabulary import KNOWN_AU_MODELS, KNOWN_EU_METHODS, au_label, eu_label, known_au_models, order_key
 
 AU_COLOURS = {"softmax": "#0072B2", "ssn": "#E69F00", "prob_unet": "#009E73", "diffusion": "#CC79A7"}
+REGISTERED_COLOURS = ("#D55E00", "#56B4E9", "#000000", "#F0E442")
 EU_MARKERS = {"none": "X", "dropout": "o", "swag": "s", "swag_d": "D", "ensemble": "^"}
 RC = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8, "figure.dpi": 110,
       "axes.grid": True, "grid.alpha": 0.3}
 
 
 def colour(au: str) -> str:
-    """The colour of an AU model (grey for unknown names)."""
-    return AU_COLOURS.get(au, "#777777")
+    """The colour of an AU model: its own, one of ``REGISTERED_COLOURS`` in registration order for a registered model
+    (docs/custom_model.md), grey otherwise."""
+    if au in AU_COLOURS:
+        return AU_COLOURS[au]
+    registered = known_au_models()[len(KNOWN_AU_MODELS):]
+    return REGISTERED_COLOURS[registered.index(au) % len(REGISTERED_COLOURS)] if au in registered else "#777777"
 
 
 def marker(eu: str) -> str:
