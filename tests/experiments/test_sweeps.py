@@ -15,15 +15,15 @@ from uqseg.experiments.runner import run_benchmark
 from uqseg.experiments.steps import read_step_log
 from uqseg.experiments.study import data_steps, read_data_record, study_graph
 from uqseg.experiments.sweep_rows import SIZE_METRIC, SIZE_TASK
-from uqseg.experiments.sweeps import scaled_width, sweep_combos
+from uqseg.experiments.sweeps import epoch_count, scaled_width, sweep_combos
 from uqseg.nn.config import ModelConfig
 from uqseg.nn.sizes import parameter_counts
-from uqseg.report.sweeps import severity_table, width_table
+from uqseg.report.sweeps import epoch_table, severity_table, width_table
 from uqseg.results import load_results
 
 COMBO = "softmax+ensemble"
 BASE = ["report=false", "train.epochs=1"]
-SWEEPS = ["sweeps.run=[severity,width]", "sweeps.severity.factors=[0.5,1,2]", "sweeps.width.factors=[0.5,1]"]
+SWEEPS = ["sweeps.run=[severity,width,epoch]", "sweeps.severity.factors=[0.5,1,2]", "sweeps.width.factors=[0.5,1]"]
 
 
 def _config(overrides: list[str]):
@@ -62,7 +62,7 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> dict:
     off, on = _config([]), _config(SWEEPS)
     run_benchmark(off, run_dir, progress=False, kinds=())
     data = data_steps(off)
-    return {"off": study_graph(off, run_dir, data), "on": study_graph(on, run_dir, data)}
+    return {"off": study_graph(off, run_dir, data), "on": study_graph(on, run_dir, data), "dir": run_dir}
 
 
 def test_study_keys_do_not_depend_on_the_sweeps(planned) -> None:
@@ -75,7 +75,8 @@ def test_study_keys_do_not_depend_on_the_sweeps(planned) -> None:
 
 def test_sweep_steps_planned(planned) -> None:
     """Severity: a data step per level but ×1, OOD predictions only, no training; width: ×0.5 trains its own
-    runs (shared + member 2), ×1 reuses the study's runs and predictions; one metrics step per level."""
+    runs (shared + member 2), ×1 reuses the study's runs and predictions; epoch: with one configured epoch every
+    fraction is the study's run (one level); one metrics step per level."""
     added = {s.name for s in planned["on"]} - {s.name for s in planned["off"]}
     combo = f"synthetic-lidc/seed0/{COMBO}"
     assert {n for n in added if n.startswith("data/")} == {"data/synthetic-lidc/severity-0.5",
@@ -86,7 +87,8 @@ def test_sweep_steps_planned(planned) -> None:
                                                             "train/synthetic-lidc/seed0/width-0.5/softmax/ensemble-2"}
     assert not any(n.startswith("predict/width-1/") for n in added)
     assert {n for n in added if n.startswith("metrics/")} == {
-        f"metrics/{level}/{combo}" for level in ("severity-0.5", "severity-1", "severity-2", "width-0.5", "width-1")}
+        f"metrics/{level}/{combo}"
+        for level in ("severity-0.5", "severity-1", "severity-2", "width-0.5", "width-1", "epoch-0.2")}
     on = {s.name: s for s in planned["on"]}
     assert on[f"metrics/severity-2/{combo}"].params["labels"] == {
         "ood-noise": "severity:ood-noise:8", "ood-contrast": "severity:ood-contrast:6",
@@ -175,3 +177,33 @@ def test_one_combination_runs_leave_the_sweeps_out() -> None:
     """``uqseg train``/``evaluate`` build no results table, which the sweeps' rows join."""
     cfg = combination_config("synthetic-lidc", COMBO, preset="tiny", overrides=["sweeps.run=[severity,width]"])
     assert cfg.sweeps.run == []
+
+
+@pytest.mark.parametrize(("epochs", "fraction", "n"), [(8, 0.2, 2), (8, 0.4, 3), (8, 0.8, 6), (8, 1.0, 8), (2, 0.2, 1),
+                                                       (2, 0.4, 1), (10, 0.25, 3)])
+def test_epoch_count(epochs: int, fraction: float, n: int) -> None:
+    assert epoch_count(epochs, fraction) == n
+
+
+def test_epoch_sweep_planned(planned) -> None:
+    """Two configured epochs at fractions ½ and 1: one new level of 1 epoch (its own runs, all splits predicted);
+    the full length is the study's run and predictions."""
+    cfg = _config(["train.epochs=2", "sweeps.run=[epoch]", "sweeps.epoch.fractions=[0.5,1]"])
+    graph = study_graph(cfg, planned["dir"], data_steps(cfg))
+    names = {s.name for s in graph}
+    combo = f"synthetic-lidc/seed0/{COMBO}"
+    runs = "train/synthetic-lidc/seed0/epoch-0.5/softmax"
+    assert {n for n in names if "/epoch-" in n and n.startswith("train/")} == {f"{runs}/shared", f"{runs}/ensemble-2"}
+    assert graph["train/synthetic-lidc/seed0/epoch-0.5/softmax/shared"].params["run"].train.epochs == 1
+    assert f"predict/epoch-0.5/{combo}/test" in names and not any(n.startswith("predict/epoch-1/") for n in names)
+    assert graph[f"metrics/epoch-1/{combo}"].params["labels"]["test"] == "epoch:2"
+    assert graph[f"metrics/epoch-0.5/{combo}"].params["labels"]["val"] == "epoch:1"
+
+
+@pytest.mark.slow
+def test_epoch_rows_of_a_swept_run(swept) -> None:
+    """With one configured epoch every fraction is that epoch: one level, the study's own predictions."""
+    res = swept["results"]
+    assert {a for a in res.analysis.unique() if a.startswith("epoch:")} == {"epoch:1"}
+    table = epoch_table(res)
+    assert set(table.epochs) == {1} and set(table.task) == {"OODD", "AMB", "CAL"}

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from uqseg.report.figures.style import context
-from uqseg.report.figures.sweeps import plot_severity, plot_width
-from uqseg.report.sweeps import severity_reading, severity_table, sweep_sections, width_reading
+from uqseg.report.figures.sweeps import plot_epoch, plot_severity, plot_width
+from uqseg.report.sweeps import epoch_reading, severity_reading, severity_table, sweep_sections, width_reading
 
 KEYS = {"dataset": "synthetic-lidc", "seed": 0, "au": "ssn", "eu": "swag"}
 
@@ -101,3 +101,15 @@ def test_sections_only_for_sweeps_with_rows(tmp_path: Path) -> None:
     assert "most first do at severity 6" in "".join(sections[0].blocks)
     with context():
         assert sweep_sections(_Writer(tmp_path), _results().iloc[:2]) == []
+
+
+def test_epoch_reading_and_figure(tmp_path: Path) -> None:
+    rows = [{**KEYS, "epochs": n, "task": task, "performance": perf, "delta": delta}
+            for n, perf, delta in ((2, 0.5, -0.2), (4, 0.6, 0.0), (8, 0.7, 0.3)) for task in ("OODD", "AMB", "CAL")]
+    table = pd.DataFrame(rows)
+    text = epoch_reading(table)
+    assert "synthetic-lidc ssn+swag (2 → 8 epochs)" in text
+    assert "OODD performance 0.5 → 0.7 (Spearman ρ = +1.00), Δ -0.2 → 0.3 (Spearman ρ = +1.00)" in text
+    with context():
+        png = plot_epoch(table, tmp_path)
+    assert png.stat().st_size > 1000 and png.with_suffix(".pdf").is_file()

@@ -1,11 +1,12 @@
 """The ``sweeps`` section of a benchmark config: which open-question sweeps run, and their levels.
 
 ``sweeps.run`` switches each sweep on (docs/method.md
-"Entanglement versus shift severity and model size"):
+"Entanglement versus shift severity, model size and training"):
 
 - ``severity``: every OOD shift of a generated dataset at ``severity.factors`` × its configured severity, predicted by
   the study's trained models (no extra training);
-- ``width``: ``width.combos`` retrained at ``width.factors`` × the backbone's base width.
+- ``width``: ``width.combos`` retrained at ``width.factors`` × the backbone's base width;
+- ``epoch``: ``epoch.combos`` retrained for ``epoch.fractions`` × their configured epochs.
 
 Switching a sweep on adds steps; it changes no step of the study itself except the results table and the report.
 """
@@ -15,8 +16,6 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-SWEEP_NAMES = ("severity", "width")
 
 
 class _Section(BaseModel):
@@ -56,12 +55,28 @@ class WidthSweep(_Section):
         return _check_factors(value)
 
 
+class EpochSweep(_Section):
+    """Training lengths as fractions of each run's configured epochs (rounded, at least 1); ``combos`` empty = the
+    study's first two."""
+
+    fractions: list[float] = Field(default_factory=lambda: [0.2, 0.4, 0.6, 0.8, 1.0], min_length=1)
+    combos: list[str] = []
+
+    @field_validator("fractions")
+    @classmethod
+    def _valid_fractions(cls, value: list[float]) -> list[float]:
+        if any(f > 1 for f in value):
+            raise ValueError("fractions must be at most 1 (the configured epochs)")
+        return _check_factors(value)
+
+
 class SweepConfig(_Section):
     """Which sweeps run (``run``) and their settings."""
 
-    run: list[Literal["severity", "width"]] = []
+    run: list[Literal["severity", "width", "epoch"]] = []
     severity: SeveritySweep = SeveritySweep()
     width: WidthSweep = WidthSweep()
+    epoch: EpochSweep = EpochSweep()
 
     @field_validator("run")
     @classmethod

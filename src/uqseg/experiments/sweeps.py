@@ -1,5 +1,5 @@
-"""Planning the open-question sweeps of shift severity and model size (docs/method.md "Entanglement versus shift
-severity and model size").
+"""Planning the open-question sweeps of shift severity, model size and training length (docs/method.md
+"Entanglement versus shift severity, model size and training").
 
 Each sweep level is a folder ``sweeps/<sweep>-<factor>/`` laid out like a run directory (``predictions/…``,
 ``metrics/…``); its metrics files carry their own ``analysis`` label and join the study's in ``results.parquet``.
@@ -15,6 +15,10 @@ Each sweep level is a folder ``sweeps/<sweep>-<factor>/`` laid out like a run di
   ``width:<factor>`` with one extra row per combination, task ``SIZE``, metric ``parameters`` (one network's
   learnable parameters). A level that leaves the width unchanged reuses the study's runs and, when the combination is
   in the study, its predictions.
+- ``epoch``: the chosen combinations trained again for ``fraction`` × their configured epochs (rounded, at least 1),
+  rows labelled ``epoch:<n>``. Under the constant learning rate a run of n epochs should be the first n epochs of
+  the longer run (same seeds, same epoch order; not checked bit for bit); SWAG collects over the last
+  ``swag_epochs`` of those n, ensemble members all stop at n. The fraction 1 is the study's own run.
 
 The steps are keyed like the study's, so a sweep switched on later redoes none of the study's training, prediction
 or metrics steps.
@@ -34,6 +38,8 @@ from uqseg.experiments.config import BenchmarkConfig, inference_config, model_co
 from uqseg.experiments.dag import StepGraph
 from uqseg.experiments.steps import Step, make_step
 from uqseg.layout import RunLayout
+from uqseg.nn.config import ModelConfig
+from uqseg.training.config import TrainConfig
 from uqseg.training.plan import TrainingRun, runs_for_combination
 from uqseg.vocabulary import check_combination
 
@@ -80,15 +86,20 @@ def width_label(factor: float) -> str:
     return f"width:{factor:g}"
 
 
+def epoch_label(epochs: int) -> str:
+    """The ``analysis`` of an epoch-sweep row: ``epoch:<n>``."""
+    return f"epoch:{epochs}"
+
+
 def scaled_width(base_width: int, factor: float, multiple: int) -> int:
     """``factor`` × ``base_width`` rounded to the nearest multiple of ``multiple`` (the attention heads), at least
-    one multiple (docs/method.md "Entanglement versus shift severity and model size")."""
+    one multiple (docs/method.md "Entanglement versus shift severity, model size and training")."""
     return max(multiple, round(base_width * factor / multiple) * multiple)
 
 
 def sweep_combos(cfg: BenchmarkConfig, sweep: str) -> list[tuple[str, str]]:
     """The (au, eu) pairs a sweep runs: its ``combos``, else every study combination (severity) or the first two
-    (width). A severity combination must be in the study (its trained models are reused)."""
+    (width, epoch). A severity combination must be in the study (its trained models are reused)."""
     section = getattr(cfg.sweeps, sweep)
     study = cfg.combinations()
     if not section.combos:
@@ -215,38 +226,71 @@ def severity_steps(planner: Planner, run_dir: Path) -> list[Step]:
     return metrics
 
 
+def _retrained(planner: Planner, level: Level, dataset: str, seed: int, au: str, eu: str, model: ModelConfig,
+               train: TrainConfig, label: str, parameters: int | None = None) -> Step:
+    """Train ``au+eu`` with ``model`` and ``train``, predict every split and evaluate it under ``label``; runs equal to
+    the study's are its own steps (and its predictions, when the combination is in the study)."""
+    cfg, record, data = planner.cfg, planner.records[dataset], planner.data[dataset]
+    runs = runs_for_combination(au, eu, dataset=dataset, dataset_options=cfg.datasets[dataset].options, seed=seed,
+                                model=model, train=train, ensemble_size=cfg.inference.ensemble_size)
+    trained = [planner.training_step(dataset, seed, run, tag=f"{level.name}/") for run in runs]
+    same = [r.key for r in runs] == [r.key for r in planner.runs(dataset, seed, au, eu)]
+    if same and (au, eu) in cfg.combinations():
+        predicted = _main_predictions(planner, dataset, seed, au, eu)
+        folder = RunLayout.relative().predictions(dataset, seed, au, eu)
+    else:
+        predicted = _predict_steps(planner, level, dataset, seed, au, eu, runs, data, trained, record.evaluated_splits)
+        folder = level.layout.predictions(dataset, seed, au, eu)
+    labels = {split: label for split in record.evaluated_splits}
+    return _metrics_step(planner, level, dataset, seed, au, eu, data, predicted, predictions=folder.as_posix(),
+                         sources={}, labels=labels, parameters=parameters)
+
+
 def width_steps(planner: Planner) -> list[Step]:
     """The width sweep's training, prediction and metrics steps; returns the metrics steps."""
     from uqseg.nn.sizes import parameter_counts  # local: builds the models (torch), which only this sweep needs
 
     cfg = planner.cfg
-    pairs, study = sweep_combos(cfg, "width"), cfg.combinations()
     metrics = []
     for factor in cfg.sweeps.width.factors:
         level = Level("width", factor)
-        for dataset, data in planner.data.items():
-            record = planner.records[dataset]
+        for dataset in planner.data:
             for seed in cfg.dataset_seeds(dataset):
-                for au, eu in pairs:
-                    model = model_config(cfg, dataset, au, record.geometry)
-                    width = scaled_width(model.base_width, factor, model.num_heads)
-                    model = model.model_copy(update={"base_width": width})
-                    runs = runs_for_combination(au, eu, dataset=dataset, dataset_options=cfg.datasets[dataset].options,
-                                                seed=seed, model=model, train=train_config(cfg, dataset, au, seed),
-                                                ensemble_size=cfg.inference.ensemble_size)
-                    trained = [planner.training_step(dataset, seed, run, tag=f"{level.name}/") for run in runs]
-                    count = parameter_counts(model)[au]
-                    if width == model_config(cfg, dataset, au, record.geometry).base_width and (au, eu) in study:
-                        predicted = _main_predictions(planner, dataset, seed, au, eu)
-                        folder = RunLayout.relative().predictions(dataset, seed, au, eu)
-                    else:
-                        predicted = _predict_steps(planner, level, dataset, seed, au, eu, runs, data, trained,
-                                                   record.evaluated_splits)
-                        folder = level.layout.predictions(dataset, seed, au, eu)
-                    labels = {split: width_label(factor) for split in record.evaluated_splits}
-                    metrics.append(_metrics_step(planner, level, dataset, seed, au, eu, data, predicted,
-                                                 predictions=folder.as_posix(), sources={}, labels=labels,
-                                                 parameters=count))
+                for au, eu in sweep_combos(cfg, "width"):
+                    model = model_config(cfg, dataset, au, planner.records[dataset].geometry)
+                    model = model.model_copy(
+                        update={"base_width": scaled_width(model.base_width, factor, model.num_heads)})
+                    metrics.append(_retrained(planner, level, dataset, seed, au, eu, model,
+                                              train_config(cfg, dataset, au, seed), width_label(factor),
+                                              parameter_counts(model)[au]))
+    return metrics
+
+
+def epoch_count(epochs: int, fraction: float) -> int:
+    """``fraction`` × ``epochs`` rounded (halves up), at least 1 (docs/method.md "Entanglement versus shift
+    severity, model size and training")."""
+    return max(1, int(fraction * epochs + 0.5))
+
+
+def epoch_steps(planner: Planner) -> list[Step]:
+    """The epoch sweep's training, prediction and metrics steps (rows ``epoch:<n>``); returns the metrics steps. A
+    fraction giving the same epoch count as a smaller one is left out for that run."""
+    cfg = planner.cfg
+    metrics = []
+    for dataset in planner.data:
+        geometry = planner.records[dataset].geometry
+        for seed in cfg.dataset_seeds(dataset):
+            for au, eu in sweep_combos(cfg, "epoch"):
+                train = train_config(cfg, dataset, au, seed)
+                seen: set[int] = set()
+                for fraction in cfg.sweeps.epoch.fractions:
+                    n = epoch_count(train.epochs, fraction)
+                    if n in seen:
+                        continue
+                    seen.add(n)
+                    metrics.append(_retrained(planner, Level("epoch", fraction), dataset, seed, au, eu,
+                                              model_config(cfg, dataset, au, geometry),
+                                              train.model_copy(update={"epochs": n}), epoch_label(n)))
     return metrics
 
 
@@ -257,6 +301,8 @@ def sweep_steps(planner: Planner, run_dir: Path) -> list[Step]:
         metrics += severity_steps(planner, run_dir)
     if "width" in planner.cfg.sweeps.run:
         metrics += width_steps(planner)
+    if "epoch" in planner.cfg.sweeps.run:
+        metrics += epoch_steps(planner)
     return metrics
 
 

@@ -84,7 +84,7 @@ def stream_predictions(pred_dir: Path, dataset: Dataset, *, batch_size: int = 64
     """The Evaluator after streaming every split's predictions in ``pred_dir`` (its ``results()`` is the table of
     ``evaluate_predictions``; its ``bootstrap()`` gives the replicates of the intervals, docs/method.md §3).
     ``sources`` names the file of a split stored elsewhere (a sweep's shifted splits reuse the study's validation
-    and ID test predictions, docs/method.md "Entanglement versus shift severity and model size").
+    and ID test predictions, docs/method.md "Entanglement versus shift severity, model size and training").
 
     Raises InputError naming the file when a predictions file is missing, incomplete or does not align with the
     dataset (N, C, H, W), and NumericalError naming combination, split and image when a map holds NaN/inf.

@@ -1,5 +1,5 @@
-"""The sweeps' tables and readings (docs/method.md "Entanglement versus shift severity and model size"): Δ, AUROC
-and the EU/AU ratio per sweep level, from the rows of ``results.parquet`` alone."""
+"""The sweeps' tables and readings (docs/method.md "Entanglement versus shift severity, model size and training"):
+Δ, AUROC, task performance and the EU/AU ratio per sweep level, from the rows of ``results.parquet`` alone."""
 
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ import pandas as pd
 
 from uqseg.metrics.entanglement import entanglement_values
 from uqseg.report import html
+from uqseg.report.figures.sweeps import plot_epoch, plot_severity, plot_width
 from uqseg.report.tables import delta_table
 from uqseg.results import check_results
 from uqseg.vocabulary import ANALYSIS, KEYS
 
-SEVERITY_PREFIX, WIDTH_PREFIX = "severity:", "width:"
+SEVERITY_PREFIX, WIDTH_PREFIX, EPOCH_PREFIX = "severity:", "width:", "epoch:"
 SEVERITY_COLUMNS = [*KEYS, "split", "severity", "eu_auroc", "au_auroc", "delta"]
 WIDTH_COLUMNS = [*KEYS, "factor", "parameters", "eu_au_ratio", "task", "delta"]
+EPOCH_COLUMNS = [*KEYS, "epochs", "task", "performance", "delta"]
 
 
 def severity_table(results: pd.DataFrame, aggregation: str = "border") -> pd.DataFrame:
@@ -35,28 +37,45 @@ def severity_table(results: pd.DataFrame, aggregation: str = "border") -> pd.Dat
     return wide.loc[:, SEVERITY_COLUMNS].sort_values([*KEYS, "split", "severity"]).reset_index(drop=True)
 
 
+def _level_deltas(res: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Δ and the correct measure's value of the combinations with ``label`` rows: AMB and CAL on the ID test, OODD
+    on the OOD mean (docs/method.md §2)."""
+    combos = res.loc[res[ANALYSIS] == label, KEYS].drop_duplicates()
+    deltas = delta_table(res, analysis=label).merge(combos, on=KEYS)
+    deltas = deltas[(deltas.group == "ID") | (deltas.task == "OODD")]
+    return deltas.loc[:, [*KEYS, "task", "u_correct", "delta"]].rename(columns={"u_correct": "performance"})
+
+
 def width_table(results: pd.DataFrame) -> pd.DataFrame:
     """Per dataset, seed, combination, width factor and task: one network's parameter count, the ID-test EU/AU
     ratio (border aggregation, paper Fig. 8) and the ID-test Δ (OODD: the OOD mean), from the ``width:<factor>``
     rows."""
     res = check_results(results)
-    labels = sorted(a for a in res[ANALYSIS].unique() if a.startswith(WIDTH_PREFIX))
     frames = []
-    for label in labels:
+    for label in sorted(a for a in res[ANALYSIS].unique() if a.startswith(WIDTH_PREFIX)):
         rows = res[res[ANALYSIS] == label]
-        combos = rows.loc[:, KEYS].drop_duplicates()
         size = rows[(rows.task == "SIZE") & (rows.metric == "parameters")].loc[:, [*KEYS, "value"]]
         ratio = rows[(rows.task == "COLLAPSE") & (rows.metric == "eu_au_ratio") & (rows.aggregation == "border")
                      & (rows.split == "test")].loc[:, [*KEYS, "value"]]
-        deltas = delta_table(res, analysis=label).merge(combos, on=KEYS)
-        deltas = deltas[(deltas.group == "ID") | (deltas.task == "OODD")].loc[:, [*KEYS, "task", "delta"]]
-        frame = (deltas.merge(size.rename(columns={"value": "parameters"}), on=KEYS, how="left")
+        frame = (_level_deltas(res, label).merge(size.rename(columns={"value": "parameters"}), on=KEYS, how="left")
                  .merge(ratio.rename(columns={"value": "eu_au_ratio"}), on=KEYS, how="left"))
         frames.append(frame.assign(factor=float(label.removeprefix(WIDTH_PREFIX))))
     if not frames:
         return pd.DataFrame(columns=WIDTH_COLUMNS)
     out = pd.concat(frames, ignore_index=True).loc[:, WIDTH_COLUMNS]
     return out.sort_values([*KEYS, "task", "factor"]).reset_index(drop=True)
+
+
+def epoch_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset, seed, combination, training length (epochs) and task: the correct measure's performance and Δ,
+    from the ``epoch:<n>`` rows (AMB and CAL on the ID test, OODD on the OOD mean)."""
+    res = check_results(results)
+    frames = [_level_deltas(res, label).assign(epochs=int(label.removeprefix(EPOCH_PREFIX)))
+              for label in res[ANALYSIS].unique() if label.startswith(EPOCH_PREFIX)]
+    if not frames:
+        return pd.DataFrame(columns=EPOCH_COLUMNS)
+    out = pd.concat(frames, ignore_index=True).loc[:, EPOCH_COLUMNS]
+    return out.sort_values([*KEYS, "task", "epochs"]).reset_index(drop=True)
 
 
 def _mean(df: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:
@@ -111,6 +130,24 @@ def width_reading(table: pd.DataFrame) -> str:
             "that grows means less epistemic collapse): " + "; ".join(parts) + ".")
 
 
+def epoch_reading(table: pd.DataFrame) -> str:
+    """One paragraph from the numbers: per dataset and combination, how each task's performance and Δ move from the
+    shortest to the longest training (first → last level, Spearman ρ against the epochs)."""
+    if table.empty:
+        return "No epoch-sweep rows."
+    means = _mean(table, ["dataset", "au", "eu", "task", "epochs"], ["performance", "delta"])
+    parts = []
+    for (dataset, au, eu), g in means.groupby(["dataset", "au", "eu"], sort=True):
+        text = []
+        for task, t in g.groupby("task", sort=True):
+            x = t.epochs.to_numpy(float)
+            text.append(f"{task} performance {_trend(x, t.performance.to_numpy(float))}, "
+                        f"Δ {_trend(x, t.delta.to_numpy(float))}")
+        parts.append(f"{dataset} {au}+{eu} ({g.epochs.min()} → {g.epochs.max()} epochs): " + "; ".join(text))
+    return ("From the shortest to the longest training, mean over seeds (ρ > 0: grows with training; CAL "
+            "performance is an ACE, lower is better): " + " | ".join(parts) + ".")
+
+
 class _Writer(Protocol):
     figures: Path
 
@@ -121,8 +158,6 @@ class _Writer(Protocol):
 
 def sweep_sections(w: _Writer, results: pd.DataFrame) -> list[html.Section]:
     """The report sections of the sweeps that left rows in ``results``: a figure, its table and a reading each."""
-    from uqseg.report.figures.sweeps import plot_severity, plot_width  # local: matplotlib, only with sweep rows
-
     sections = []
     severity = severity_table(results)
     if len(severity):
@@ -146,5 +181,15 @@ def sweep_sections(w: _Writer, results: pd.DataFrame) -> list[html.Section]:
             "as Fig. 8) and each task's Δ (OODD on the OOD mean, AMB and CAL on the ID test) against one network's "
             "parameter count.",
             [w.figure(png, "Mean over seeds per combination."), f"<p>{html.esc(width_reading(width))}</p>",
+             f'<div class="links">[<a href="{html.esc(links[0])}">CSV</a>]</div>']))
+    epochs = epoch_table(results)
+    if len(epochs):
+        links = w.table(epochs, "sweep_epoch")
+        png = plot_epoch(epochs, w.figures)
+        sections.append(html.Section(
+            "sweep-epoch", "Open question: entanglement over training",
+            "The chosen combinations trained for several lengths: each task's Δ (top) and the correct measure's "
+            "performance (bottom; NCC for AMB, ACE for CAL, lower is better, AUROC for OODD) against the epochs.",
+            [w.figure(png, "Mean over seeds per combination."), f"<p>{html.esc(epoch_reading(epochs))}</p>",
              f'<div class="links">[<a href="{html.esc(links[0])}">CSV</a>]</div>']))
     return sections

@@ -1,4 +1,4 @@
-"""The sweeps' figures (docs/method.md "Entanglement versus shift severity and model size"):
+"""The sweeps' figures (docs/method.md "Entanglement versus shift severity, model size and training"):
 one line per combination, colour = AU model, marker = EU method, mean over seeds."""
 
 from __future__ import annotations
@@ -85,5 +85,33 @@ def plot_width(table: pd.DataFrame, out_dir: Path, name: str = "sweep_width") ->
         for ax in axes[i]:
             ax.set_xscale("log")
             ax.set_xlabel("parameters (one network)")
+    combo_legend(fig, list(dict.fromkeys(means.au)), list(dict.fromkeys(means.eu)))
+    return save(fig, out_dir, name)
+
+
+def plot_epoch(table: pd.DataFrame, out_dir: Path, name: str = "sweep_epoch") -> Path:
+    """Per dataset two rows: each task's Δ (upper) and the correct measure's performance (lower) against the
+    training epochs. ``table`` is an ``epoch_table``."""
+    if table.empty:
+        return _empty(name, out_dir, "no epoch-sweep rows")
+    means = table.groupby(["dataset", "au", "eu", "task", "epochs"], sort=True)[
+        ["performance", "delta"]].mean().reset_index()
+    datasets = sorted(means.dataset.unique())
+    fig, axes = new_figure(2 * len(datasets), len(TASKS), 10.0, 4.8 * len(datasets) + 0.9)
+    for i, dataset in enumerate(datasets):
+        d = means[means.dataset == dataset]
+        for (au, eu), c in d.groupby(["au", "eu"], sort=False):
+            for j, task in enumerate(TASKS):
+                t = c[c.task == task]
+                x = t.epochs.to_numpy(float)
+                _line(axes[2 * i, j], x, t.delta.to_numpy(float), au, eu)
+                _line(axes[2 * i + 1, j], x, t.performance.to_numpy(float), au, eu)
+        for j, task in enumerate(TASKS):
+            axes[2 * i, j].axhline(0.0, color="#555555", ls="--", lw=1)
+            axes[2 * i, j].set_ylabel(f"Δ {task}")
+            axes[2 * i, j].set_title(f"{dataset}: {task}")
+            axes[2 * i + 1, j].set_ylabel(f"{task} performance")
+            for ax in (axes[2 * i, j], axes[2 * i + 1, j]):
+                ax.set_xlabel("epochs")
     combo_legend(fig, list(dict.fromkeys(means.au)), list(dict.fromkeys(means.eu)))
     return save(fig, out_dir, name)
