@@ -15,7 +15,7 @@ from uqseg.experiments.runner import run_benchmark
 from uqseg.experiments.steps import read_step_log
 from uqseg.experiments.study import data_steps, read_data_record, study_graph
 from uqseg.experiments.sweep_rows import SIZE_METRIC, SIZE_TASK
-from uqseg.experiments.sweeps import epoch_count, scaled_width, sweep_combos
+from uqseg.experiments.sweeps import base_severities, epoch_count, scaled_width, sweep_combos
 from uqseg.nn.config import ModelConfig
 from uqseg.nn.sizes import parameter_counts
 from uqseg.report.sweeps import epoch_table, severity_table, width_table
@@ -207,3 +207,8 @@ def test_epoch_rows_of_a_swept_run(swept) -> None:
     assert {a for a in res.analysis.unique() if a.startswith("epoch:")} == {"epoch:1"}
     table = epoch_table(res)
     assert set(table.epochs) == {1} and set(table.task) == {"OODD", "AMB", "CAL"}
+
+
+def test_prepared_datasets_have_no_severity_levels(tmp_path) -> None:
+    """A dataset read from a prepared root has fixed shifts: the severity sweep skips it without opening it."""
+    assert base_severities(tmp_path, {"dataset": "lidc", "root": str(tmp_path / "absent"), "options": {}}) == {}
