@@ -33,7 +33,8 @@ def test_tta_is_a_known_au_model_with_a_valid_no_eu_combination_outside_the_pape
     for eu in EU:
         check_combination("tta", eu)
     assert "tta" in KNOWN_AU_MODELS and "tta" not in AU_MODELS and au_label("tta") == "TTA"
-    assert not any(name.startswith("tta+") for name in combo_names())
+    assert not any(name.startswith("tta+") for name in combo_names("paper"))
+    assert "tta+none" in combo_names() and "tta+subensemble" in combo_names()
 
 
 @pytest.mark.parametrize("eu", EU)
