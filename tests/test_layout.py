@@ -35,3 +35,8 @@ def test_relative_paths_are_the_recorded_strings() -> None:
 def test_folder_names_parse_back() -> None:
     assert parse_seed_dir("seed12") == 12 and parse_seed_dir("seedx") is None and parse_seed_dir("s1") is None
     assert parse_combo_dir("prob_unet+swag_d") == ("prob_unet", "swag_d") and parse_combo_dir("notes") is None
+
+
+def test_user_predictions_live_under_predict() -> None:
+    layout = RunLayout("/runs/q")
+    assert layout.user_prediction("x.png-0123abcd", "ssn+swag") == Path("/runs/q/predict/x.png-0123abcd/ssn+swag")

@@ -34,6 +34,7 @@ BOOTSTRAP_PARQUET = "bootstrap.parquet"
 DATA_DIR = "data"
 TRAINING_DIR = "training"
 PREDICTIONS_DIR = "predictions"
+PREDICT_DIR = "predict"
 METRICS_DIR = "metrics"
 REPORT_DIR = "report"
 REPORT_INDEX = "index.html"
@@ -164,6 +165,10 @@ class RunLayout:
     def metrics(self, dataset: str, seed: int, au: str, eu: str) -> Path:
         """The metrics file of one combination."""
         return self.metrics_root / dataset / seed_dir(seed) / f"{combo_dir(au, eu)}.parquet"
+
+    def user_prediction(self, image_key: str, combo: str) -> Path:
+        """Where ``uqseg predict`` writes one image's maps under one combination: ``predict/<image_key>/<combo>``."""
+        return self.root / PREDICT_DIR / image_key / combo
 
     def analysis_metrics(self, dataset: str, seed: int, au: str, eu: str, analysis: str) -> Path:
         """The rows of one open-question analysis of one combination (docs/method.md "Open questions"), beside its

@@ -33,7 +33,7 @@ def predict_folder(run_dir: Path, image: Path, combo: str) -> Path:
     """Default output folder RUN_DIR/predict/<image name>-<hash of its absolute path>/<combo>: distinct input files
     (``x.png`` and ``x.jpg``, or ``x.png`` in two folders) never share one."""
     digest = hashlib.sha256(str(Path(image).resolve()).encode()).hexdigest()[:8]
-    return Path(run_dir) / "predict" / f"{Path(image).name}-{digest}" / combo
+    return RunLayout(run_dir).user_prediction(f"{Path(image).name}-{digest}", combo)
 
 
 def load_run_config(run_dir: Path, overrides: Sequence[str] = ()) -> BenchmarkConfig:
