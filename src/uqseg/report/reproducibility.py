@@ -12,8 +12,9 @@ from scipy.stats import kendalltau
 from uqseg.metrics.bootstrap import percentile_interval
 from uqseg.metrics.ranking import kendall_w
 from uqseg.report.tables import Derived, delta_table, seed_rank_matrix, seed_ranks
+from uqseg.vocabulary import TASKS
 
-RANK_TASKS = ("OODD", "AMB", "CAL", "final")
+RANK_TASKS = (*TASKS, "final")
 KINDS = ("performance", "entanglement")
 
 

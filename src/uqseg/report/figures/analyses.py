@@ -9,8 +9,8 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 from uqseg.report.figures.style import combo_legend, hidden, new_figure, save, scatter_combos
+from uqseg.vocabulary import TASKS
 
-TASKS = ("OODD", "AMB", "CAL")
 TASK_COLOURS = {"OODD": "#1b9e77", "AMB": "#d95f02", "CAL": "#7570b3"}
 
 

@@ -11,9 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
 from uqseg.report.figures.style import colour, combo_legend, marker, new_figure, save
-from uqseg.vocabulary import KEYS
-
-TASKS = ("OODD", "AMB", "CAL")
+from uqseg.vocabulary import KEYS, TASKS
 
 
 def _line(ax: Axes, x: np.ndarray, y: np.ndarray, au: str, eu: str, **style: object) -> None:
