@@ -11,7 +11,7 @@ import pandas as pd
 import yaml
 from helpers import GRID_DATASETS, GRID_OVERRIDES
 
-from uqseg.experiments.config import VALID_COMBOS, validate_config
+from uqseg.experiments.config import GEOMETRY_FIELDS, VALID_COMBOS, validate_config
 from uqseg.experiments.presets import resolve_config
 from uqseg.experiments.runner import run_benchmark
 from uqseg.experiments.steps import is_complete, read_step_log
@@ -59,7 +59,12 @@ def test_every_metric_of_every_combination(tiny_grid) -> None:
 
 def test_run_directory_files(tiny_grid) -> None:
     run_dir, run = tiny_grid["dir"], tiny_grid["run"]
-    cfg = validate_config(yaml.safe_load((run_dir / "config.yaml").read_text()))
+    raw = yaml.safe_load((run_dir / "config.yaml").read_text())
+    geometry = {name: {k: raw["datasets"][name]["model"].pop(k) for k in GEOMETRY_FIELDS} for name in GRID_DATASETS}
+    assert geometry == {"synthetic-lidc": {"in_channels": 1, "num_classes": 2, "image_size": 16},
+                        "synthetic-chaksu": {"in_channels": 3, "num_classes": 3, "image_size": 16}}  # what ran
+    assert not any(k in raw["model"] for k in GEOMETRY_FIELDS)  # the global section does not claim a geometry
+    cfg = validate_config(raw)
     assert cfg == resolve_config("tiny", datasets=[",".join(GRID_DATASETS)], overrides=GRID_OVERRIDES)
     env = json.loads((run_dir / "environment.json").read_text())
     assert env["packages"]["torch"] and env["hardware"]["cpu_count"] and env["end"] and env["wall_s"] > 0
@@ -103,6 +108,7 @@ def test_step_keys_follow_their_inputs(tiny_grid) -> None:
     by_kind: dict[str, list[bool]] = {}
     for step in graph:
         by_kind.setdefault(step.kind, []).append(is_complete(run_dir, step))
-    assert all(by_kind["train"]) and len(by_kind["train"]) == 2 * 12  # 4 shared + 4 dropout + 4 ensemble member 2
+    # Per dataset: 4 shared + 4 dropout + 4 ensemble member 2 + 4 sub-ensemble mask runs (TTA reuses softmax's runs).
+    assert all(by_kind["train"]) and len(by_kind["train"]) == 2 * 16
     assert not any(by_kind["predict"]) and not any(by_kind["metrics"]) and not any(by_kind["results"])
     assert "report" not in by_kind
