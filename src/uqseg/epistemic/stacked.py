@@ -15,10 +15,11 @@ the same contract MC dropout's fixed masks use (``uqseg.nn.dropout``).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import warnings
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -129,6 +130,23 @@ def stack_instances(model: nn.Module, weight_sets: Sequence[Mapping[str, Tensor]
         parent, _, child = name.rpartition(".")
         setattr(stacked.get_submodule(parent), child, layer)
     return stacked
+
+
+@contextlib.contextmanager
+def loaded_parameters(model: nn.Module, weights: Mapping[str, Tensor]) -> Iterator[nn.Module]:
+    """``model`` with its parameters temporarily replaced by ``weights`` (one instance of a weight-set EU method,
+    docs/method.md §6), restored on exit."""
+    params = dict(model.named_parameters())
+    original = {k: p.detach().clone() for k, p in params.items()}
+    with torch.no_grad():
+        for k, p in params.items():
+            p.copy_(weights[k])
+    try:
+        yield model
+    finally:
+        with torch.no_grad():
+            for k, p in params.items():
+                p.copy_(original[k])
 
 
 class StackableMethod(EpistemicMethod):

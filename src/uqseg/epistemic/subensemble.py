@@ -29,7 +29,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from uqseg.atomic import atomic_path
-from uqseg.epistemic.stacked import StackableMethod
+from uqseg.epistemic.stacked import StackableMethod, loaded_parameters
 from uqseg.errors import ConfigError, InputError
 from uqseg.nn.base import AleatoricModel
 
@@ -355,18 +355,8 @@ class SubEnsemble(StackableMethod):
 
     @contextlib.contextmanager
     def _open(self, m: int) -> Iterator[AleatoricModel]:
-        params = dict(self.model.named_parameters())
-        original = {k: p.detach().clone() for k, p in params.items()}
-        weights = self.instance_weights(m)
-        with torch.no_grad():
-            for k, p in params.items():
-                p.copy_(weights[k])
-        try:
-            yield self.model
-        finally:
-            with torch.no_grad():
-                for k, p in params.items():
-                    p.copy_(original[k])
+        with loaded_parameters(self.model, self.instance_weights(m)) as model:
+            yield model
 
     def weight_sets(self, ms: list[int]) -> tuple[nn.Module, list[dict[str, Tensor]]]:
         return self.model, [self.instance_weights(m) for m in ms]

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from uqseg.atomic import atomic_path
 from uqseg.epistemic.base import instance_seed
-from uqseg.epistemic.stacked import StackableMethod
+from uqseg.epistemic.stacked import StackableMethod, loaded_parameters
 from uqseg.errors import ConfigError, InputError
 from uqseg.nn.base import AleatoricModel
 
@@ -217,18 +217,8 @@ class SwagMethod(StackableMethod):
 
     @contextlib.contextmanager
     def _open(self, m: int) -> Iterator[AleatoricModel]:
-        params = dict(self.model.named_parameters())
-        original = {k: p.detach().clone() for k, p in params.items()}
-        weights = self.draw(m)
-        with torch.no_grad():
-            for k, p in params.items():
-                p.copy_(weights[k])
-        try:
-            yield self.model
-        finally:
-            with torch.no_grad():
-                for k, p in params.items():
-                    p.copy_(original[k])
+        with loaded_parameters(self.model, self.draw(m)) as model:
+            yield model
 
     def weight_sets(self, ms: list[int]) -> tuple[nn.Module, list[dict[str, Tensor]]]:
         return self.model, [self.draw(m) for m in ms]
