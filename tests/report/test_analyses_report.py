@@ -24,6 +24,7 @@ from uqseg.report.analyses import (
     rescaling_table,
 )
 from uqseg.report.tables import delta_table
+from uqseg.report.writer import Writer
 
 LABEL = "eu_rescaled:mean_ratio"
 SPLITS = ("test", "ood-noise", "ood-blur", "ood-contrast", "ood-jpeg")
@@ -109,23 +110,20 @@ def test_rank_table_groups_and_the_ordering_correlation() -> None:
 
 
 def test_analysis_sections_one_per_analysis_with_figure_table_and_reading(tmp_path: Path) -> None:
-    class Writer:
-        figures = tmp_path
+    class Recording(Writer):
+        """The report's writer, keeping every table it writes."""
 
         def __init__(self) -> None:
+            super().__init__(tmp_path)
             self.tables: dict[str, pd.DataFrame] = {}
 
         def table(self, df: pd.DataFrame, name: str) -> tuple[str, str]:
             self.tables[name] = df
-            return f"tables/{name}.csv", f"tables/{name}.md"
-
-        def figure(self, png: Path, caption: str) -> str:
-            assert png.is_file()
-            return f"<figure>{png.name}: {caption}</figure>"
+            return super().table(df, name)
 
     main = _main()
     results = _with_rank(_with_rescaled(main, 0.5))
-    w = Writer()
+    w = Recording()
     sections = analysis_sections(w, results, _replicates(results))
     assert [s.anchor for s in sections] == ["eu-rescaling", "au-eu-rank"]
     assert "reduces entanglement" in sections[0].blocks[1] and "ordering" in sections[1].blocks[1]

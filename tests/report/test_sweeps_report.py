@@ -11,6 +11,7 @@ import pytest
 from uqseg.report.figures.style import context
 from uqseg.report.figures.sweeps import plot_epoch, plot_severity, plot_width
 from uqseg.report.sweeps import epoch_reading, severity_reading, severity_table, sweep_sections, width_reading
+from uqseg.report.writer import Writer
 
 KEYS = {"dataset": "synthetic-lidc", "seed": 0, "au": "ssn", "eu": "swag"}
 
@@ -81,26 +82,15 @@ def test_figures_are_written(tmp_path: Path) -> None:
         assert png.stat().st_size > 1000 and png.with_suffix(".pdf").is_file()
 
 
-class _Writer:
-    def __init__(self, root: Path):
-        self.figures = root
-
-    def table(self, df: pd.DataFrame, name: str) -> tuple[str, str]:
-        df.to_csv(self.figures / f"{name}.csv", index=False)
-        return f"{name}.csv", f"{name}.md"
-
-    def figure(self, png: Path, caption: str) -> str:
-        return f"<img src='{png.name}'>{caption}"
-
-
 def test_sections_only_for_sweeps_with_rows(tmp_path: Path) -> None:
     with context():
-        sections = sweep_sections(_Writer(tmp_path), _results())
+        sections = sweep_sections(Writer(tmp_path), _results())
     assert [s.anchor for s in sections] == ["sweep-severity"]
-    assert (tmp_path / "sweep_severity.png").is_file() and (tmp_path / "sweep_severity.csv").is_file()
+    assert (tmp_path / "figures" / "sweep_severity.png").is_file()
+    assert (tmp_path / "tables" / "sweep_severity.csv").is_file()
     assert "most first do at severity 6" in "".join(sections[0].blocks)
     with context():
-        assert sweep_sections(_Writer(tmp_path), _results().iloc[:2]) == []
+        assert sweep_sections(Writer(tmp_path), _results().iloc[:2]) == []
 
 
 def test_epoch_reading_and_figure(tmp_path: Path) -> None:

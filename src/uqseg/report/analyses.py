@@ -3,15 +3,13 @@ and after post-hoc EU rescaling, and the AU–EU rank correlation next to Δ, fr
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Protocol
-
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
 from uqseg.report import html
 from uqseg.report.tables import delta_table
+from uqseg.report.writer import Writer
 from uqseg.results import check_results
 from uqseg.vocabulary import ANALYSIS, KEYS
 
@@ -127,15 +125,7 @@ def rank_reading(paired: pd.DataFrame, orderings: pd.DataFrame) -> str:
             "whose AU and EU agree more are more entangled. " + "; ".join(parts) + ".")
 
 
-class _Writer(Protocol):
-    figures: Path
-
-    def table(self, df: pd.DataFrame, name: str) -> tuple[str, str]: ...
-
-    def figure(self, png: Path, caption: str) -> str: ...
-
-
-def analysis_sections(w: _Writer, results: pd.DataFrame, replicates: pd.DataFrame | None = None
+def analysis_sections(w: Writer, results: pd.DataFrame, replicates: pd.DataFrame | None = None
                       ) -> list[html.Section]:
     """The report sections of the analyses that left rows in ``results``: a figure, its table and a reading each
     (docs/method.md "Open questions")."""
@@ -144,28 +134,25 @@ def analysis_sections(w: _Writer, results: pd.DataFrame, replicates: pd.DataFram
     sections = []
     rescaled = rescaling_table(results, replicates)
     if len(rescaled):
-        links = w.table(rescaled, "analysis_eu_rescaling")
         png = plot_rescaling(rescaled, w.figures)
-        sections.append(html.Section(
+        sections.append(w.figure_section(
             "eu-rescaling", "Open question: post-hoc EU rescaling",
             "EU multiplied by a factor f fitted on validation (mean_ratio: mean AU / mean EU; search:<task>: the f "
             "with the best validation performance of TU' = AU + f·EU for that task), TU rebuilt as AU + f·EU; Δ of "
             "every combination before (x) and after (y). Above the diagonal: less entangled after rescaling.",
-            [w.figure(png, "One point per combination, task and split group, mean over seeds; colour = task."),
-             f"<p>{html.esc(rescaling_reading(rescaled))}</p>",
-             f'<div class="links">[<a href="{html.esc(links[0])}">CSV</a>]</div>']))
+            rescaled, "analysis_eu_rescaling", png,
+            "One point per combination, task and split group, mean over seeds; colour = task.",
+            rescaling_reading(rescaled)))
     ranks = rank_table(results)
     if len(ranks):
         paired = rank_vs_delta(ranks, delta_table(results))
         orderings = ordering_correlation(paired)
-        links = w.table(ranks, "analysis_au_eu_rank")
         w.table(orderings, "analysis_au_eu_rank_orderings")
         png = plot_rank(paired, orderings, w.figures)
-        sections.append(html.Section(
+        sections.append(w.figure_section(
             "au-eu-rank", "Open question: AU–EU rank correlation",
             "Spearman's ρ between the AU and EU maps of each combination (ID-test pixels) against its Δ per task; "
             "the panel titles give the rank correlation between the two orderings of the combinations.",
-            [w.figure(png, "One point per combination, mean over seeds."),
-             f"<p>{html.esc(rank_reading(paired, orderings))}</p>",
-             f'<div class="links">[<a href="{html.esc(links[0])}">CSV</a>]</div>']))
+            ranks, "analysis_au_eu_rank", png, "One point per combination, mean over seeds.",
+            rank_reading(paired, orderings)))
     return sections

@@ -38,8 +38,8 @@ from uqseg.report.tables import (
     rank_grid,
     ranks_from_deltas,
     table2,
-    to_markdown,
 )
+from uqseg.report.writer import Writer
 from uqseg.results import load_replicates, load_results
 from uqseg.store import complete_predictions, is_complete
 from uqseg.vocabulary import au_label, combos, eu_label
@@ -47,29 +47,7 @@ from uqseg.vocabulary import au_label, combos, eu_label
 RELATIVE = RunLayout.relative()
 
 
-class _Writer:
-    """Writes tables (CSV + Markdown) and keeps the report folder for relative links."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        (root / "tables").mkdir(parents=True, exist_ok=True)
-        (root / "figures").mkdir(parents=True, exist_ok=True)
-
-    @property
-    def figures(self) -> Path:
-        return self.root / "figures"
-
-    def table(self, df: pd.DataFrame, name: str) -> tuple[str, str]:
-        csv, md = self.root / "tables" / f"{name}.csv", self.root / "tables" / f"{name}.md"
-        df.to_csv(csv, index=False)
-        md.write_text(to_markdown(df), encoding="utf-8")
-        return f"tables/{name}.csv", f"tables/{name}.md"
-
-    def figure(self, png: Path, caption: str) -> str:
-        return html.figure(png, self.root, caption)
-
-
-def _summary(w: _Writer, results: pd.DataFrame, cfg: dict, cfg_text: str, env: dict) -> html.Section:
+def _summary(w: Writer, results: pd.DataFrame, cfg: dict, cfg_text: str, env: dict) -> html.Section:
     s = html.Section("summary", "Run summary", "What was run, on what, with which versions, and how long it took; "
                      "missing values and combinations are listed here before any figure.")
     summary = run_info.summary_table(cfg, env, results)
@@ -86,7 +64,7 @@ def _summary(w: _Writer, results: pd.DataFrame, cfg: dict, cfg_text: str, env: d
     return s
 
 
-def _table2(w: _Writer, derived: Derived) -> html.Section:
+def _table2(w: Writer, derived: Derived) -> html.Section:
     s = html.Section("table2", "Table 2: performance rank and entanglement (Δ) rank",
                      "Lower rank is better (1 = best of the combinations); each cell averages the OODD, AMB and CAL "
                      "ranks, ± the 95% CI over seeds when there are several, or [the 95% bootstrap interval over the "
@@ -117,7 +95,7 @@ def _table2(w: _Writer, derived: Derived) -> html.Section:
     return s
 
 
-def _reproducibility(w: _Writer, derived: Derived) -> list[str]:
+def _reproducibility(w: Writer, derived: Derived) -> list[str]:
     """How far to trust the ranking: Kendall's W over seeds (or over bootstrap replicates with one seed), and the
     combinations that cannot be told apart from the best (docs/method.md §3)."""
     blocks = ["<h3>How reproducible is the ranking?</h3>"]
@@ -160,7 +138,7 @@ def _reproducibility(w: _Writer, derived: Derived) -> list[str]:
     return blocks
 
 
-def _qualitative(w: _Writer, run_dir: Path, results: pd.DataFrame, perf_ranks: pd.DataFrame,
+def _qualitative(w: Writer, run_dir: Path, results: pd.DataFrame, perf_ranks: pd.DataFrame,
                  datasets: Mapping[str, Dataset | str], n_images: int, n_samples: int) -> html.Section:
     s = html.Section("qualitative", "Qualitative panels (Fig. 5/6)",
                      "Per row one test image: the image, its annotators and AU samples (colour = class, samples as "
@@ -208,7 +186,7 @@ def _caution(cfg: dict, derived: Derived) -> list[html.Section]:
                          "Read the numbers below as a test of the pipeline.", [html.note(n) for n in notes])]
 
 
-def _figure_section(w: _Writer, anchor: str, title: str, guide: str, png: Path, caption: str) -> html.Section:
+def _figure_section(w: Writer, anchor: str, title: str, guide: str, png: Path, caption: str) -> html.Section:
     return html.Section(anchor, title, guide, [w.figure(png, caption)])
 
 
@@ -235,7 +213,7 @@ def build_report(run_dir: Path | str, *, datasets: Mapping[str, Dataset | str] |
     datasets = datasets or {}
     layout = RunLayout(run_dir)
     with context(), atomic_directory(layout.report) as root:
-        w = _Writer(root)
+        w = Writer(root)
         derived = derive(results, replicates)
         deltas = derived.frame
         w.table(deltas, "deltas")

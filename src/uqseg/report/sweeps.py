@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Protocol
-
 import numpy as np
 import pandas as pd
 
@@ -13,6 +10,7 @@ from uqseg.metrics.entanglement import entanglement_values
 from uqseg.report import html
 from uqseg.report.figures.sweeps import plot_epoch, plot_severity, plot_width
 from uqseg.report.tables import delta_table
+from uqseg.report.writer import Writer
 from uqseg.results import check_results
 from uqseg.vocabulary import ANALYSIS, KEYS
 
@@ -148,48 +146,33 @@ def epoch_reading(table: pd.DataFrame) -> str:
             "performance is an ACE, lower is better): " + " | ".join(parts) + ".")
 
 
-class _Writer(Protocol):
-    figures: Path
-
-    def table(self, df: pd.DataFrame, name: str) -> tuple[str, str]: ...
-
-    def figure(self, png: Path, caption: str) -> str: ...
-
-
-def sweep_sections(w: _Writer, results: pd.DataFrame) -> list[html.Section]:
+def sweep_sections(w: Writer, results: pd.DataFrame) -> list[html.Section]:
     """The report sections of the sweeps that left rows in ``results``: a figure, its table and a reading each."""
     sections = []
     severity = severity_table(results)
     if len(severity):
-        links = w.table(severity, "sweep_severity")
-        png = plot_severity(severity, w.figures)
-        sections.append(html.Section(
+        sections.append(w.figure_section(
             "sweep-severity", "Open question: entanglement versus shift severity",
             "Each synthetic OOD shift at several severities, predicted by the study's trained models: EU (correct) "
             "and AU (wrong) image-level OOD AUROC (border aggregation) and their Δ; where Δ crosses 0 the correct "
             "measure starts to win.",
-            [w.figure(png, "Mean over seeds per combination; severity 1 is the paper's shift."),
-             f"<p>{html.esc(severity_reading(severity))}</p>",
-             f'<div class="links">[<a href="{html.esc(links[0])}">CSV</a>]</div>']))
+            severity, "sweep_severity", plot_severity(severity, w.figures),
+            "Mean over seeds per combination; severity 1 is the paper's shift.", severity_reading(severity)))
     width = width_table(results)
     if len(width):
-        links = w.table(width, "sweep_width")
-        png = plot_width(width, w.figures)
-        sections.append(html.Section(
+        sections.append(w.figure_section(
             "sweep-width", "Open question: entanglement versus model size",
             "The chosen combinations retrained at several base widths: the ID-test EU/AU ratio (epistemic collapse, "
             "as Fig. 8) and each task's Δ (OODD on the OOD mean, AMB and CAL on the ID test) against one network's "
             "parameter count.",
-            [w.figure(png, "Mean over seeds per combination."), f"<p>{html.esc(width_reading(width))}</p>",
-             f'<div class="links">[<a href="{html.esc(links[0])}">CSV</a>]</div>']))
+            width, "sweep_width", plot_width(width, w.figures), "Mean over seeds per combination.",
+            width_reading(width)))
     epochs = epoch_table(results)
     if len(epochs):
-        links = w.table(epochs, "sweep_epoch")
-        png = plot_epoch(epochs, w.figures)
-        sections.append(html.Section(
+        sections.append(w.figure_section(
             "sweep-epoch", "Open question: entanglement over training",
             "The chosen combinations trained for several lengths: each task's Δ (top) and the correct measure's "
             "performance (bottom; NCC for AMB, ACE for CAL, lower is better, AUROC for OODD) against the epochs.",
-            [w.figure(png, "Mean over seeds per combination."), f"<p>{html.esc(epoch_reading(epochs))}</p>",
-             f'<div class="links">[<a href="{html.esc(links[0])}">CSV</a>]</div>']))
+            epochs, "sweep_epoch", plot_epoch(epochs, w.figures), "Mean over seeds per combination.",
+            epoch_reading(epochs)))
     return sections
