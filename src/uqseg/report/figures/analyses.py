@@ -8,17 +8,10 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from uqseg.report.figures.style import combo_legend, hidden, new_figure, save, scatter_combos
+from uqseg.report.figures.style import combo_legend, empty_figure, hidden, new_figure, save, scatter_combos
 from uqseg.vocabulary import TASKS
 
 TASK_COLOURS = {"OODD": "#1b9e77", "AMB": "#d95f02", "CAL": "#7570b3"}
-
-
-def _empty(name: str, out_dir: Path, text: str) -> Path:
-    fig, axes = new_figure(1, 1, 4.0, 2.0)
-    axes[0, 0].set_axis_off()
-    axes[0, 0].set_title(text)
-    return save(fig, out_dir, name)
 
 
 def plot_rescaling(table: pd.DataFrame, out_dir: Path, name: str = "analysis_eu_rescaling") -> Path:
@@ -26,7 +19,7 @@ def plot_rescaling(table: pd.DataFrame, out_dir: Path, name: str = "analysis_eu_
     task (colour) and split group (filled: ID test, hollow: OOD), mean over seeds; the diagonal is "no change".
     ``table`` is a ``rescaling_table``."""
     if table.empty:
-        return _empty(name, out_dir, "no rescaled rows")
+        return empty_figure(name, out_dir, "no rescaled rows")
     means = table.groupby(["dataset", "factor", "au", "eu", "task", "group"], sort=True)[
         ["delta_main", "delta"]].mean().reset_index()
     datasets, factors = sorted(means.dataset.unique()), sorted(means.factor.unique())
@@ -60,7 +53,7 @@ def plot_rank(paired: pd.DataFrame, orderings: pd.DataFrame, out_dir: Path, name
     between the two orderings. ``paired`` is a ``rank_vs_delta`` table, ``orderings`` its
     ``ordering_correlation``."""
     if paired.empty:
-        return _empty(name, out_dir, "no AU–EU rank-correlation rows")
+        return empty_figure(name, out_dir, "no AU–EU rank-correlation rows")
     means = paired.groupby(["dataset", "au", "eu", "task"], sort=True)[["rho", "delta"]].mean().reset_index()
     datasets = sorted(means.dataset.unique())
     fig, axes = new_figure(len(datasets), len(TASKS), 9.0, 2.8 * len(datasets) + 0.9)

@@ -80,6 +80,14 @@ def save(fig: Figure, out_dir: Path, name: str) -> Path:
     return png
 
 
+def empty_figure(name: str, out_dir: Path, text: str) -> Path:
+    """A small figure that only says ``text``, for an analysis without rows to draw."""
+    fig, axes = new_figure(1, 1, 4.0, 2.0)
+    axes[0, 0].set_axis_off()
+    axes[0, 0].set_title(text)
+    return save(fig, out_dir, name)
+
+
 def dot_strip(ax: Axes, points: pd.DataFrame, category: str, categories: list[str], width: float = 0.7) -> None:
     """Points (`mean` ± `ci`) of each combination at x = its `category`, spread within the category in AU × EU
     order; colour = AU model, marker = EU method. Categories become the x tick labels."""

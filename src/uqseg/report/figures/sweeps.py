@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
-from uqseg.report.figures.style import colour, combo_legend, marker, new_figure, save
+from uqseg.report.figures.style import colour, combo_legend, empty_figure, marker, new_figure, save
 from uqseg.vocabulary import KEYS, TASKS
 
 
@@ -19,18 +19,11 @@ def _line(ax: Axes, x: np.ndarray, y: np.ndarray, au: str, eu: str, **style: obj
     ax.plot(x[order], y[order], color=colour(au), marker=marker(eu), ms=5, mec="black", mew=0.4, **style)
 
 
-def _empty(name: str, out_dir: Path, text: str) -> Path:
-    fig, axes = new_figure(1, 1, 4.0, 2.0)
-    axes[0, 0].set_axis_off()
-    axes[0, 0].set_title(text)
-    return save(fig, out_dir, name)
-
-
 def plot_severity(table: pd.DataFrame, out_dir: Path, name: str = "sweep_severity") -> Path:
     """Per dataset and OOD split (rows): EU (solid) and AU (dashed) OOD AUROC against the shift severity (left) and
     their Δ (right; > 0: EU, the correct measure, wins). ``table`` is a ``severity_table``."""
     if table.empty:
-        return _empty(name, out_dir, "no severity-sweep rows")
+        return empty_figure(name, out_dir, "no severity-sweep rows")
     means = table.groupby(["dataset", "split", "au", "eu", "severity"], sort=True)[
         ["eu_auroc", "au_auroc", "delta"]].mean().reset_index()
     panels = list(means.groupby(["dataset", "split"], sort=True))
@@ -58,7 +51,7 @@ def plot_width(table: pd.DataFrame, out_dir: Path, name: str = "sweep_width") ->
     """Per dataset (rows): the ID-test EU/AU ratio (log) and each task's Δ against one network's parameter count
     (log). ``table`` is a ``width_table``."""
     if table.empty:
-        return _empty(name, out_dir, "no width-sweep rows")
+        return empty_figure(name, out_dir, "no width-sweep rows")
     means = table.groupby([*KEYS[:1], *KEYS[2:], "task", "factor"], sort=True)[
         ["parameters", "eu_au_ratio", "delta"]].mean().reset_index()
     datasets = sorted(means.dataset.unique())
@@ -91,7 +84,7 @@ def plot_epoch(table: pd.DataFrame, out_dir: Path, name: str = "sweep_epoch") ->
     """Per dataset two rows: each task's Δ (upper) and the correct measure's performance (lower) against the
     training epochs. ``table`` is an ``epoch_table``."""
     if table.empty:
-        return _empty(name, out_dir, "no epoch-sweep rows")
+        return empty_figure(name, out_dir, "no epoch-sweep rows")
     means = table.groupby(["dataset", "au", "eu", "task", "epochs"], sort=True)[
         ["performance", "delta"]].mean().reset_index()
     datasets = sorted(means.dataset.unique())
