@@ -78,3 +78,11 @@ def test_every_name_is_registered() -> None:
     for eu in v.EU_METHODS:
         with pytest.raises(ConfigError, match="needs at least one trained model"):
             build_method(eu, [])
+
+
+def test_parse_combination_names_the_bad_text() -> None:
+    assert v.parse_combination("ssn+swag") == ("ssn", "swag")
+    with pytest.raises(ConfigError, match="'ssnswag' is not written AU\\+EU"):
+        v.parse_combination("ssnswag")
+    with pytest.raises(ConfigError, match="'softmax\\+none': softmax\\+none is not a valid combination"):
+        v.parse_combination("softmax+none")

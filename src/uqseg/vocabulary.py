@@ -228,6 +228,19 @@ def check_combination(au: str, eu: str) -> None:
         raise ConfigError("softmax+none is not a valid combination: softmax has no AU samples to serve as instances")
 
 
+def parse_combination(name: str) -> tuple[str, str]:
+    """``(au, eu)`` of a valid combination written ``AU+EU`` (docs/conventions.md "Names"), else a ConfigError that
+    quotes ``name``."""
+    au, sep, eu = name.partition("+")
+    if not sep:
+        raise ConfigError(f"{name!r} is not written AU+EU, e.g. ssn+swag")
+    try:
+        check_combination(au, eu)
+    except ConfigError as err:
+        raise ConfigError(f"{name!r}: {err}") from None
+    return au, eu
+
+
 def instance_count(eu: str, instances: int, ensemble_size: int, subensemble_size: int = 5) -> int:
     """How many EU instances M method ``eu`` draws (docs/method.md §6): one for No-EU, one per member for the
     ensemble, K = ``subensemble_size`` sub-models for the sub-ensemble, ``instances`` for dropout and SWAG/SWAG-D."""

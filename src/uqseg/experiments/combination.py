@@ -22,7 +22,7 @@ from uqseg.errors import ConfigError
 from uqseg.experiments.config import BenchmarkConfig, model_config, train_config, validate_config
 from uqseg.experiments.presets import DEFAULT_PRESET, resolve_config
 from uqseg.layout import RunLayout
-from uqseg.vocabulary import check_combination
+from uqseg.vocabulary import parse_combination
 
 STAGES = {"train": ("train",), "evaluate": ("train", "predict", "metrics")}
 MAIN_FIGURES = (("AMB", "ncc", "none"), ("CAL", "ace_global", "none"), ("OODD", "auroc", "image"))
@@ -43,14 +43,10 @@ class CombinationRun:
 
 def split_combo(combo: str) -> tuple[str, str]:
     """``(au, eu)`` of a valid ``AU+EU`` name, else a ConfigError naming ``--combo``."""
-    au, sep, eu = combo.partition("+")
-    if not sep:
-        raise ConfigError(f"--combo {combo!r} must be written AU+EU, e.g. ssn+swag")
     try:
-        check_combination(au, eu)
+        return parse_combination(combo)
     except ConfigError as err:
-        raise ConfigError(f"--combo {combo!r}: {err}") from None
-    return au, eu
+        raise ConfigError(f"--combo {err}") from None
 
 
 def combination_config(dataset: str, combo: str, *, preset: str | Path = DEFAULT_PRESET, seed: int = 0,

@@ -24,7 +24,7 @@ from uqseg.inference.config import InferenceConfig
 from uqseg.metrics.analyses import STUDY_ANALYSES
 from uqseg.nn.config import ModelConfig
 from uqseg.training.config import TrainConfig
-from uqseg.vocabulary import PLUGINS_ENV, check_combination, combo_names, import_plugins, known_au_models, resolve_au
+from uqseg.vocabulary import PLUGINS_ENV, combo_names, import_plugins, known_au_models, parse_combination, resolve_au
 
 VALID_COMBOS = combo_names()
 GEOMETRY_FIELDS = ("in_channels", "num_classes", "image_size")
@@ -166,13 +166,10 @@ class BenchmarkConfig(_Strict):
         if not value:
             raise ValueError("no combination selected")
         for combo in value:
-            au, sep, eu = combo.partition("+")
-            if not sep:
-                raise ValueError(f"{combo!r} is not written AU+EU")
             try:
-                check_combination(au, eu)
+                parse_combination(combo)
             except ConfigError as err:
-                raise ValueError(f"{combo!r}: {err}") from None
+                raise ValueError(str(err)) from None
         if len(set(value)) != len(value):
             raise ValueError("a combination is listed twice")
         return value

@@ -41,7 +41,7 @@ from uqseg.layout import RunLayout
 from uqseg.nn.config import ModelConfig
 from uqseg.training.config import TrainConfig
 from uqseg.training.plan import TrainingRun, runs_for_combination
-from uqseg.vocabulary import check_combination
+from uqseg.vocabulary import parse_combination
 
 SWEEPS_DIR = "sweeps"
 PREDICT_COST, METRICS_COST = 0.3, 0.05
@@ -106,10 +106,10 @@ def sweep_combos(cfg: BenchmarkConfig, sweep: str) -> list[tuple[str, str]]:
         return study if sweep == "severity" else study[:2]
     pairs = []
     for combo in section.combos:
-        au, sep, eu = combo.partition("+")
-        if not sep:
-            raise ConfigError(f"sweeps.{sweep}.combos: {combo!r} is not written AU+EU")
-        check_combination(au, eu)
+        try:
+            au, eu = parse_combination(combo)
+        except ConfigError as err:
+            raise ConfigError(f"sweeps.{sweep}.combos: {err}") from None
         if sweep == "severity" and (au, eu) not in study:
             raise ConfigError(f"sweeps.severity.combos: {combo!r} is not a combination of the study")
         pairs.append((au, eu))
