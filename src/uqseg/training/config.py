@@ -71,6 +71,12 @@ class TrainConfig(BaseModel):
     checkpoint_every_n_epochs: int = Field(
         1, ge=1, description="Write the resume checkpoint after every N-th epoch (and never mid-epoch)."
     )
+    train_fraction: float = Field(
+        1.0, gt=0, le=1, description="Train on this fraction of the training split (a seeded subset, at least one "
+        "image; docs/method.md \"Disentanglement error\" epistemic sweep).")
+    snapshot_epochs: tuple[int, ...] = Field(
+        (), description="Also write the EMA weights (and the SWAG state collected so far) after each of these "
+        "epochs (1-based) into snapshots/epoch-<n>/ (docs/method.md \"Entanglement over training\").")
     subensemble: SubensembleConfig = Field(
         SubensembleConfig(), description="Mask training of the sub-ensemble EU method (after the shared run)."
     )
@@ -80,6 +86,9 @@ class TrainConfig(BaseModel):
         limit = self.limit_train_batches
         if limit is not None and (limit <= 0 or (isinstance(limit, float) and limit > 1.0)):
             raise ValueError(f"limit_train_batches must be a positive int or a fraction in (0, 1], got {limit}")
+        snapshots = self.snapshot_epochs
+        if any(n < 1 or n > self.epochs for n in snapshots) or list(snapshots) != sorted(set(snapshots)):
+            raise ValueError(f"snapshot_epochs must be increasing epochs in [1, {self.epochs}], got {list(snapshots)}")
         return self
 
     def swag_start_epoch(self) -> int:
@@ -89,10 +98,15 @@ class TrainConfig(BaseModel):
     def identity(self) -> dict:
         """The fields that define what a run computes (everything but ``EXECUTION_FIELDS``), JSON-ready. The
         schedule's fields are left out while it is constant, so runs keyed before it existed are found again; the
-        ``subensemble`` section is left out too (only a sub-ensemble run's key holds it, ``uqseg.training.plan``)."""
+        ``subensemble`` section is left out too (only a sub-ensemble run's key holds it, ``uqseg.training.plan``), and
+        so are ``train_fraction`` at 1 and empty ``snapshot_epochs``."""
         fields = {k: v for k, v in self.model_dump(mode="json").items() if k != "subensemble"}
         if self.lr_schedule == "constant":
             fields = {k: v for k, v in fields.items() if k not in ("lr_schedule", "lr_final")}
+        if self.train_fraction == 1.0:
+            fields.pop("train_fraction")
+        if not self.snapshot_epochs:
+            fields.pop("snapshot_epochs")
         return {k: v for k, v in fields.items() if k not in EXECUTION_FIELDS}
 
     def lr_factor(self, step: int, decay_steps: int) -> float:
