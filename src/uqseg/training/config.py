@@ -18,7 +18,8 @@ EXECUTION_FIELDS = frozenset(
 
 
 class SubensembleConfig(BaseModel):
-    """Sub-ensemble mask training (docs/method.md §6 "Sub-ensembles from one network"); defaults as the authors'."""
+    """Sub-ensemble mask training (docs/method.md §6 "Sub-ensembles from one network"); the authors' defaults except
+    loss_scale and normalize (loss_scale: none, normalize: false give the authors' objective)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -32,6 +33,17 @@ class SubensembleConfig(BaseModel):
     lr: float = Field(0.1, gt=0, description="Adam learning rate of the mask logits.")
     temperature: float = Field(1.0, gt=0, description="Gumbel-softmax temperature of the first epoch.")
     temperature_decay: float = Field(0.9, gt=0, le=1, description="Temperature factor per epoch.")
+    loss_weight: float = Field(1.0, gt=0, description="Weight of the task loss before the regularisers are added.")
+    loss_scale: Literal["reference", "none"] = Field(
+        "reference", description="reference: the task loss is divided by the frozen model's own loss on the first "
+        "training batches (loss-scale free); none: used as it is (the authors')."
+    )
+    reference_batches: int = Field(4, ge=1, description="Batches that measure the frozen model's reference loss.")
+    normalize: bool = Field(
+        True, description="Rescale each masked layer by the inverse keep ratio of its masks (dropout-style), in "
+        "training and inference."
+    )
+    fraction_init: bool = Field(False, description="Initialise ℓ so that the expected kept fraction is the target.")
 
     def temperature_at(self, epoch: int) -> float:
         """τ of (0-based) ``epoch``: temperature · temperature_decay^epoch."""
