@@ -85,11 +85,11 @@ def fit(split: Split, base: NoisyNet) -> MaskFit:
     return fitted
 
 
-def _mean_objective(model: nn.Module, batch: dict, cfg: SubensembleConfig) -> float:
+def _mean_objective(model: nn.Module, batch: dict, cfg: SubensembleConfig, reference: float) -> float:
     total = 0.0
     for seed in range(8):
         torch.manual_seed(seed)
-        total += sum(objective(model, batch, cfg, 1.0))
+        total += sum(objective(model, batch, cfg, 1.0, reference=reference))
     return total / 8
 
 
@@ -97,7 +97,9 @@ def test_mask_training_lowers_the_objective_and_trains_only_the_logits(split: Sp
                                                                       fit: MaskFit) -> None:
     batch = {"image": torch.from_numpy(np.asarray(split.images[:8])),
              "annotations": torch.from_numpy(np.asarray(split.annotations[:8]))}
-    assert _mean_objective(fit.model, batch, CFG) < _mean_objective(attach_masks(base, 3), batch, CFG) - 0.1
+    start = attach_masks(base, 3, normalize=CFG.normalize)
+    ref = fit.reference_loss
+    assert _mean_objective(fit.model, batch, CFG, ref) < _mean_objective(start, batch, CFG, ref) - 0.1
     assert fit.task_loss[-1] + fit.regulariser[-1] < fit.task_loss[0] + fit.regulariser[0]
     trained = fit.model.state_dict()
     assert all(torch.equal(trained[k], v) for k, v in base.state_dict().items())

@@ -3,14 +3,15 @@
 
 Every ``nn.Conv2d`` and ``nn.Linear`` of a frozen AU model gets K × (output channels) mask logits ℓ_out, and
 optionally K × (input channels) logits ℓ_in. Sub-model k uses the weight W · m_out[k] ⊗ m_in[k] and the bias
-b · m_out[k]. While the masks train (``uqseg.training.subensemble_fit``) they are relaxed by a Gumbel-softmax over
+b · m_out[k], with ``normalize`` rescaled dropout-style by the inverse keep ratios of its masks. While the masks
+train (``uqseg.training.subensemble_fit``) they are relaxed by a Gumbel-softmax over
 (ℓ, −ℓ) at a temperature τ; afterwards they are hard, m = [ℓ ≥ 0]. Other layers (GroupNorm, the attention's 1-D
 convolutions) stay unmasked, as in the authors' code, which wraps exactly Conv2d and Linear.
 
 Each sub-model is one EU instance (``SubEnsemble``): its weights are the base weights with the hard masks applied,
 so a group of instances goes through the stacked-instance path (``uqseg.epistemic.stacked``) as K weight sets of
-one architecture. The result is stored as the base weights plus the hard masks in one safetensors file
-(``save_subensemble`` / ``load_subensemble``).
+one architecture. The result is stored as the base weights plus the hard masks and the normalize flag in one
+safetensors file (``save_subensemble`` / ``load_subensemble``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,22 +39,31 @@ FORMAT = "uqseg-subensemble-v1"
 MASKABLE = (nn.Conv2d, nn.Linear)
 
 
+def keep_scale(mask: Tensor, eps: float = 1e-6) -> Tensor:
+    """1 / (mean of ``mask``), the mean clamped at ``eps``: the dropout-style rescaling of a layer whose channels are
+    kept with ``mask`` (docs/method.md "Sub-ensembles from one network", normalize)."""
+    return 1 / mask.float().mean().clamp_min(eps).to(mask.dtype)
+
+
 def apply_masks(weight: Tensor, bias: Tensor | None, out_mask: Tensor, in_mask: Tensor | None,
-                groups: int = 1) -> tuple[Tensor, Tensor | None]:
+                groups: int = 1, normalize: bool = False) -> tuple[Tensor, Tensor | None]:
     """(W · m_out ⊗ m_in, b · m_out) for a weight of shape out × in/groups × … (docs/method.md "Sub-ensembles"):
-    output channel o of group g sees input channels g·in/groups … (g+1)·in/groups − 1 of ``in_mask``."""
+    output channel o of group g sees input channels g·in/groups … (g+1)·in/groups − 1 of ``in_mask``. With
+    ``normalize`` the weight is multiplied by keep_scale(m_out) · keep_scale(m_in) and the bias by keep_scale(m_out),
+    as in the authors' code."""
     trailing = (1,) * (weight.dim() - 1)
-    mask = out_mask.reshape(-1, *trailing)
+    out_scale = keep_scale(out_mask) if normalize else 1
+    mask = out_mask.reshape(-1, *trailing) * out_scale
     if in_mask is not None:
         out_ch, per_group = weight.shape[0], weight.shape[1]
         cols = in_mask.reshape(groups, 1, per_group).expand(groups, out_ch // groups, per_group)
-        mask = mask * cols.reshape(out_ch, per_group, *trailing[1:])
-    return weight * mask, None if bias is None else bias * out_mask
+        mask = mask * cols.reshape(out_ch, per_group, *trailing[1:]) * (keep_scale(in_mask) if normalize else 1)
+    return weight * mask, None if bias is None else bias * out_mask * out_scale
 
 
 class _Masking:
-    """The mask state shared by the masked layers: logits, the active sub-model and the relaxation temperature
-    (None: hard masks ℓ ≥ 0)."""
+    """The mask state shared by the masked layers: logits, the active sub-model, the relaxation temperature (None:
+    hard masks ℓ ≥ 0) and whether the masked weights are rescaled by the inverse keep ratio (``normalize``)."""
 
     weight: Tensor
     bias: Tensor | None
@@ -60,11 +71,12 @@ class _Masking:
     mask_logits_in: nn.Parameter | None
     active: int = 0
     temperature: float | None = None
+    normalize: bool = False
 
-    def _init_masks(self, k: int, out_ch: int, in_ch: int, input_masks: bool) -> None:
+    def _init_masks(self, k: int, out_ch: int, in_ch: int, input_masks: bool, init: float) -> None:
         like = {"device": self.weight.device, "dtype": torch.float32}
-        self.mask_logits_out = nn.Parameter(torch.zeros(k, out_ch, **like))
-        self.mask_logits_in = nn.Parameter(torch.zeros(k, in_ch, **like)) if input_masks else None
+        self.mask_logits_out = nn.Parameter(torch.full((k, out_ch), init, **like))
+        self.mask_logits_in = nn.Parameter(torch.full((k, in_ch), init, **like)) if input_masks else None
 
     @property
     def num_masks(self) -> int:
@@ -82,7 +94,8 @@ class _Masking:
         k = self.active
         in_mask = None if self.mask_logits_in is None else self._mask(self.mask_logits_in[k])
         groups = getattr(self, "groups", 1)
-        return apply_masks(self.weight, self.bias, self._mask(self.mask_logits_out[k]), in_mask, groups)
+        return apply_masks(self.weight, self.bias, self._mask(self.mask_logits_out[k]), in_mask, groups,
+                           self.normalize)
 
     def keep_probabilities(self) -> Tensor:
         """K × (out · in/groups) soft keep probabilities σ(2ℓ_out)·σ(2ℓ_in) of every channel pair (σ(2ℓ) is the
@@ -106,13 +119,13 @@ class MaskedConv2d(_Masking, nn.Conv2d):
     """A Conv2d with K channel masks; shares the weight and bias tensors of the layer it was made from."""
 
     @classmethod
-    def wrap(cls, layer: nn.Conv2d, k: int, input_masks: bool) -> MaskedConv2d:
-        """The masked version of ``layer`` (its own weight and bias Parameters, not copies)."""
+    def wrap(cls, layer: nn.Conv2d, k: int, input_masks: bool, init: float = 0.0) -> MaskedConv2d:
+        """The masked version of ``layer`` (its own weight and bias Parameters, not copies), every ℓ = ``init``."""
         masked = cls(layer.in_channels, layer.out_channels, layer.kernel_size, stride=layer.stride,
                      padding=layer.padding, dilation=layer.dilation, groups=layer.groups,
                      bias=layer.bias is not None, padding_mode=layer.padding_mode, device="meta")
         masked.weight, masked.bias = layer.weight, layer.bias
-        masked._init_masks(k, layer.out_channels, layer.in_channels, input_masks)
+        masked._init_masks(k, layer.out_channels, layer.in_channels, input_masks, init)
         return masked
 
     def forward(self, x: Tensor) -> Tensor:
@@ -124,11 +137,11 @@ class MaskedLinear(_Masking, nn.Linear):
     """A Linear layer with K channel masks; shares the weight and bias tensors of the layer it was made from."""
 
     @classmethod
-    def wrap(cls, layer: nn.Linear, k: int, input_masks: bool) -> MaskedLinear:
-        """The masked version of ``layer`` (its own weight and bias Parameters, not copies)."""
+    def wrap(cls, layer: nn.Linear, k: int, input_masks: bool, init: float = 0.0) -> MaskedLinear:
+        """The masked version of ``layer`` (its own weight and bias Parameters, not copies), every ℓ = ``init``."""
         masked = cls(layer.in_features, layer.out_features, bias=layer.bias is not None, device="meta")
         masked.weight, masked.bias = layer.weight, layer.bias
-        masked._init_masks(k, layer.out_features, layer.in_features, input_masks)
+        masked._init_masks(k, layer.out_features, layer.in_features, input_masks, init)
         return masked
 
     def forward(self, x: Tensor) -> Tensor:
@@ -139,9 +152,18 @@ class MaskedLinear(_Masking, nn.Linear):
 MaskedLayer = MaskedConv2d | MaskedLinear
 
 
-def attach_masks(model: AleatoricModel, k: int, *, input_masks: bool = False) -> AleatoricModel:
-    """A copy of ``model`` whose every Conv2d and Linear is masked with K sub-model masks, ℓ = 0 (docs/method.md
-    "Sub-ensembles"). The copy's own weights are frozen; only the mask logits require gradients."""
+def fraction_init_logit(target: float, input_masks: bool) -> float:
+    """The ℓ at which the expected kept fraction is ``target``: σ(2ℓ) = target, or √target per factor with input
+    masks (the authors' ``--use_fraction_init``; docs/method.md "Sub-ensembles from one network")."""
+    p = min(max(math.sqrt(target) if input_masks else target, 1e-6), 1 - 1e-6)
+    return 0.5 * math.log(p / (1 - p))
+
+
+def attach_masks(model: AleatoricModel, k: int, *, input_masks: bool = False, normalize: bool = False,
+                 init: float = 0.0) -> AleatoricModel:
+    """A copy of ``model`` whose every Conv2d and Linear is masked with K sub-model masks, ℓ = ``init`` (0: every
+    sub-model starts as the base model) (docs/method.md "Sub-ensembles"). The copy's own weights are frozen; only the
+    mask logits require gradients."""
     if k < 1:
         raise ConfigError(f"a sub-ensemble needs at least one sub-model, got K = {k}")
     masked = copy.deepcopy(model).requires_grad_(False)
@@ -151,7 +173,9 @@ def attach_masks(model: AleatoricModel, k: int, *, input_masks: bool = False) ->
     for name, module in targets:
         wrapper = MaskedConv2d if isinstance(module, nn.Conv2d) else MaskedLinear
         parent, _, child = name.rpartition(".")
-        setattr(masked.get_submodule(parent), child, wrapper.wrap(module, k, input_masks))
+        layer = wrapper.wrap(module, k, input_masks, init)
+        layer.normalize = normalize
+        setattr(masked.get_submodule(parent), child, layer)
     return masked
 
 
@@ -233,10 +257,12 @@ def diversity_term(model: nn.Module, kind: str, weight: float) -> Tensor:
 
 @dataclass(frozen=True)
 class SubensembleMasks:
-    """Hard masks of K sub-models: per masked layer name, K × out (and K × in where input masks are used) bools."""
+    """Hard masks of K sub-models: per masked layer name, K × out (and K × in where input masks are used) bools;
+    ``normalize``: the masked weights are rescaled by the inverse keep ratios (``apply_masks``)."""
 
     outputs: dict[str, Tensor]
     inputs: dict[str, Tensor]
+    normalize: bool = False
 
     def __post_init__(self) -> None:
         counts = {int(m.shape[0]) for m in (*self.outputs.values(), *self.inputs.values())}
@@ -250,16 +276,16 @@ class SubensembleMasks:
 
     @classmethod
     def from_model(cls, model: nn.Module) -> SubensembleMasks:
-        """The hard masks ℓ ≥ 0 of a masked model."""
+        """The hard masks ℓ ≥ 0 of a masked model, with its layers' normalize flag."""
         layers = masked_layers(model)
         outputs = {name: (layer.mask_logits_out.detach() >= 0).cpu() for name, layer in layers}
         inputs = {name: (layer.mask_logits_in.detach() >= 0).cpu() for name, layer in layers
                   if layer.mask_logits_in is not None}
-        return cls(outputs, inputs)
+        return cls(outputs, inputs, any(layer.normalize for _, layer in layers))
 
     def weights(self, model: nn.Module, k: int) -> dict[str, Tensor]:
         """The parameters of sub-model ``k`` (named as in ``model.named_parameters()``): the base weights with the
-        hard masks applied to every masked layer, the others unchanged."""
+        hard masks applied to every masked layer (rescaled with ``normalize``), the others unchanged."""
         params = {name: p.detach() for name, p in model.named_parameters()}
         for name, out_mask in self.outputs.items():
             layer = model.get_submodule(name)
@@ -270,7 +296,7 @@ class SubensembleMasks:
             weight, bias = apply_masks(
                 layer.weight.detach(), None if layer.bias is None else layer.bias.detach(),
                 out_mask[k].to(device, dtype), None if in_mask is None else in_mask[k].to(device, dtype),
-                getattr(layer, "groups", 1),
+                getattr(layer, "groups", 1), self.normalize,
             )
             params[f"{name}.weight"] = weight
             if bias is not None:
@@ -280,11 +306,13 @@ class SubensembleMasks:
 
 def save_subensemble(path: Path | str, base_state: Mapping[str, Tensor], masks: SubensembleMasks,
                      metadata: Mapping[str, object] | None = None) -> Path:
-    """Write the base weights (the model's state dict) and the hard masks to one safetensors file, atomically."""
+    """Write the base weights (the model's state dict), the hard masks and their normalize flag to one safetensors
+    file, atomically."""
     tensors = {f"base/{k}": v.detach().cpu().contiguous().clone() for k, v in base_state.items()}
     tensors |= {f"mask_out/{k}": v.to(torch.uint8).contiguous() for k, v in masks.outputs.items()}
     tensors |= {f"mask_in/{k}": v.to(torch.uint8).contiguous() for k, v in masks.inputs.items()}
-    meta = {"format": FORMAT, "k": str(masks.k), "config": json.dumps(dict(metadata or {}), sort_keys=True)}
+    meta = {"format": FORMAT, "k": str(masks.k), "normalize": json.dumps(masks.normalize),
+            "config": json.dumps(dict(metadata or {}), sort_keys=True)}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
     return Path(path)
@@ -292,7 +320,8 @@ def save_subensemble(path: Path | str, base_state: Mapping[str, Tensor], masks: 
 
 def load_subensemble(path: Path | str) -> tuple[dict[str, Tensor], SubensembleMasks, dict[str, object]]:
     """(base state dict, hard masks, metadata) from a file written by ``save_subensemble``; a missing, corrupt or
-    foreign file is an InputError naming it."""
+    foreign file is an InputError naming it. A file without the normalize flag (written before it existed) has
+    unscaled masks."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"sub-ensemble file {path} does not exist")
@@ -309,7 +338,10 @@ def load_subensemble(path: Path | str) -> tuple[dict[str, Tensor], SubensembleMa
             out = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
             return {k: v.bool() for k, v in out.items()} if as_bool else out
 
-        masks = SubensembleMasks(part("mask_out/", True), part("mask_in/", True))
+        normalize = json.loads(meta.get("normalize", "false"))
+        if not isinstance(normalize, bool):
+            raise ValueError(f"normalize flag {normalize!r} is not a boolean")
+        masks = SubensembleMasks(part("mask_out/", True), part("mask_in/", True), normalize)
     except (SafetensorError, OSError, ValueError, KeyError, TypeError, InputError) as err:
         raise InputError(f"sub-ensemble file {path} is corrupt or not a uqseg sub-ensemble: {err}") from None
     if masks.k != int(meta["k"]):

@@ -2,17 +2,21 @@
 
 The trained AU model is frozen; only the mask logits ℓ of ``uqseg.epistemic.subensemble.attach_masks`` train, with
 Adam (lr 0.1, no weight decay) on training batches. Each step runs the model's own ``loss(batch)`` once per
-sub-model k = 0..K−1 with relaxed masks (Gumbel-softmax over (ℓ, −ℓ) at τ = τ₀ · decay^epoch), each weighted 1/K,
-and adds the regularisers: size_weight × size penalty (target kept fraction) plus the diversity term (−weight × mask
+sub-model k = 0..K−1 with relaxed masks (Gumbel-softmax over (ℓ, −ℓ) at τ = τ₀ · decay^epoch), each weighted
+loss_weight/K and, with ``loss_scale: reference``, divided by the frozen model's own mean loss on the first training
+batches (so the regularisers weigh against the relative loss increase, whatever the loss's scale), and adds the
+regularisers: size_weight × size penalty (target kept fraction) plus the diversity term (−weight × mask
 mutual information by default, or +weight × mean pairwise soft IoU). The random stream of every epoch is reseeded
 from (seed, epoch), as in base training.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +30,7 @@ from uqseg.epistemic.subensemble import (
     SubensembleMasks,
     attach_masks,
     diversity_term,
+    fraction_init_logit,
     load_subensemble,
     mask_parameters,
     save_subensemble,
@@ -47,12 +52,14 @@ SUBENSEMBLE_FILE = "subensemble.safetensors"
 
 @dataclass
 class MaskFit:
-    """A trained masked model, its hard masks and the per-epoch means of the objective's parts."""
+    """A trained masked model, its hard masks, the per-epoch means of the objective's parts and the loss the task
+    term was divided by (1 without ``loss_scale: reference``)."""
 
     model: AleatoricModel
     masks: SubensembleMasks
     task_loss: list[float] = field(default_factory=list)
     regulariser: list[float] = field(default_factory=list)
+    reference_loss: float = 1.0
 
 
 def regulariser(model: AleatoricModel, cfg: SubensembleConfig) -> Tensor:
@@ -62,14 +69,15 @@ def regulariser(model: AleatoricModel, cfg: SubensembleConfig) -> Tensor:
 
 
 def objective(masked: AleatoricModel, batch: dict[str, Tensor], cfg: SubensembleConfig, temperature: float,
-              *, backward: bool = False) -> tuple[float, float]:
-    """(mean over the K sub-models of ``loss(batch)`` with relaxed masks at ``temperature``, regulariser); with
-    ``backward`` the gradients of their sum are accumulated, one sub-model at a time to bound memory."""
+              *, backward: bool = False, reference: float = 1.0) -> tuple[float, float]:
+    """(loss_weight / ``reference`` × mean over the K sub-models of ``loss(batch)`` with relaxed masks at
+    ``temperature``, regulariser); with ``backward`` the gradients of their sum are accumulated, one sub-model at a
+    time to bound memory."""
     task = 0.0
     for k in range(cfg.k):
         select_submodel(masked, k, temperature)
         with torch.set_grad_enabled(backward):
-            loss = masked.loss(batch) / cfg.k
+            loss = masked.loss(batch) * (cfg.loss_weight / (reference * cfg.k))
             if backward:
                 loss.backward()
         task += float(loss.detach())
@@ -81,16 +89,45 @@ def objective(masked: AleatoricModel, batch: dict[str, Tensor], cfg: Subensemble
     return task, float(reg.detach())
 
 
+def reference_loss(model: AleatoricModel, loader: Iterable[dict[str, Any]], batches: int, seed: int,
+                   device: torch.device | str) -> float:
+    """|mean of the frozen ``model``'s own loss| over the first ``batches`` batches of ``loader``, drawn from a
+    fixed random stream: the scale the task term is divided by with ``loss_scale: reference`` (docs/method.md
+    "Sub-ensembles from one network"). A loss of (nearly) zero has no scale: InputError."""
+    was_training = model.training
+    model.eval()
+    torch.manual_seed(seed)
+    losses = []
+    with torch.no_grad():
+        for batch in loader:
+            if len(losses) >= batches:
+                break
+            batch = {k: v.to(device) for k, v in batch.items() if isinstance(v, Tensor)}
+            losses.append(float(model.loss(batch)))
+    model.train(was_training)
+    ref = abs(sum(losses) / max(len(losses), 1))
+    if not (math.isfinite(ref) and ref > 1e-12):
+        raise InputError(f"sub-ensemble mask training: the frozen model's loss {ref} gives no scale; set "
+                         "train.subensemble.loss_scale=none")
+    return ref
+
+
 def fit_masks(model: AleatoricModel, split: Split, cfg: SubensembleConfig, *, batch_size: int, seed: int,
               device: torch.device | str = "cpu", limit_batches: int | None = None) -> MaskFit:
     """Train the K sub-model masks of the frozen ``model`` on ``split`` (docs/method.md "Sub-ensembles from one
     network"); ``model`` itself is not modified. The masked copy runs in eval mode (no dropout)."""
-    masked = attach_masks(model, cfg.k, input_masks=cfg.input_masks).to(device).eval()
+    init = fraction_init_logit(cfg.target, cfg.input_masks) if cfg.fraction_init else 0.0
+    masked = attach_masks(model, cfg.k, input_masks=cfg.input_masks, normalize=cfg.normalize, init=init)
+    masked = masked.to(device).eval()
     params = mask_parameters(masked)
     optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=0.0)
     loader = train_loader(split, batch_size=batch_size, seed=seed, rank=0, world_size=1, num_workers=0,
                           pin_memory=False)
     fit = MaskFit(masked, SubensembleMasks.from_model(masked))
+    if cfg.loss_scale == "reference":
+        loader.sampler.set_epoch(0)
+        fit.reference_loss = reference_loss(copy.deepcopy(model).to(device), loader, cfg.reference_batches,
+                                            epoch_seed(seed, 0, 0), device)
     for epoch in range(cfg.epochs):
         loader.sampler.set_epoch(epoch)
         torch.manual_seed(epoch_seed(seed, epoch, 0))
@@ -102,7 +139,7 @@ def fit_masks(model: AleatoricModel, split: Split, cfg: SubensembleConfig, *, ba
                 break
             batch = {k: v.to(device) for k, v in batch.items() if isinstance(v, Tensor)}
             optimizer.zero_grad(set_to_none=True)
-            task, reg = objective(masked, batch, cfg, temperature, backward=True)
+            task, reg = objective(masked, batch, cfg, temperature, backward=True, reference=fit.reference_loss)
             if not (math.isfinite(task) and math.isfinite(reg)):
                 raise NumericalError(f"sub-ensemble mask training: non-finite loss at epoch {epoch}, step {steps}")
             optimizer.step()
@@ -146,6 +183,7 @@ def train_subensemble(model: AleatoricModel, split: Split, cfg: SubensembleConfi
                       "model longer or lower size_weight", RuntimeWarning, stacklevel=2)
     ckpt.write_run_record(out_dir, {**(record or {}), "subensemble": cfg.model_dump(mode="json"),
                                     "task_loss": fit.task_loss, "regulariser": fit.regulariser,
+                                    "reference_loss": fit.reference_loss,
                                     "kept_output_fraction": kept, "wall_time_s": time.perf_counter() - start})
     ckpt.mark_complete(out_dir)
     return out_dir
