@@ -6,7 +6,11 @@
 - ``severity``: every OOD shift of a generated dataset at ``severity.factors`` × its configured severity, predicted by
   the study's trained models (no extra training);
 - ``width``: ``width.combos`` retrained at ``width.factors`` × the backbone's base width;
-- ``epoch``: ``epoch.combos`` retrained for ``epoch.fractions`` × their configured epochs.
+- ``epoch``: ``epoch.combos`` trained once at their configured epochs, with snapshots after ``epoch.fractions`` ×
+  those epochs, each snapshot predicted and evaluated;
+- ``disentanglement``: ``disentanglement.combos`` trained at ``disentanglement.ambiguity`` × each generated dataset's
+  annotator ambiguity and on ``disentanglement.fractions`` of the training split, for the disentanglement error
+  (docs/method.md "Disentanglement error").
 
 Switching a sweep on adds steps; it changes no step of the study itself except the results table and the report.
 """
@@ -56,7 +60,7 @@ class WidthSweep(_Section):
 
 
 class EpochSweep(_Section):
-    """Training lengths as fractions of each run's configured epochs (rounded, at least 1); ``combos`` empty = the
+    """Snapshot epochs as fractions of each run's configured epochs (rounded, at least 1); ``combos`` empty = the
     study's first two."""
 
     fractions: list[float] = Field(default_factory=lambda: [0.2, 0.4, 0.6, 0.8, 1.0], min_length=1)
@@ -70,13 +74,38 @@ class EpochSweep(_Section):
         return _check_factors(value)
 
 
+class DisentanglementSweep(_Section):
+    """The disentanglement error's two sweeps (docs/method.md "Disentanglement error"): ``ambiguity`` factors of each
+    generated dataset's configured annotator ambiguity (aleatoric sweep; capped at the generator's maximum) and
+    ``fractions`` of the training split (epistemic sweep); ``correlation`` across the levels; ``combos`` empty = the
+    study's first two."""
+
+    ambiguity: list[float] = Field(default_factory=lambda: [0.25, 0.5, 1.0, 1.5], min_length=2)
+    fractions: list[float] = Field(default_factory=lambda: [0.1, 0.25, 0.5, 1.0], min_length=2)
+    correlation: Literal["pearson", "spearman"] = "pearson"
+    combos: list[str] = []
+
+    @field_validator("ambiguity")
+    @classmethod
+    def _valid_ambiguity(cls, value: list[float]) -> list[float]:
+        return _check_factors(value)
+
+    @field_validator("fractions")
+    @classmethod
+    def _valid_fractions(cls, value: list[float]) -> list[float]:
+        if any(f > 1 for f in value):
+            raise ValueError("fractions must be at most 1 (the whole training split)")
+        return _check_factors(value)
+
+
 class SweepConfig(_Section):
     """Which sweeps run (``run``) and their settings."""
 
-    run: list[Literal["severity", "width", "epoch"]] = []
+    run: list[Literal["severity", "width", "epoch", "disentanglement"]] = []
     severity: SeveritySweep = SeveritySweep()
     width: WidthSweep = WidthSweep()
     epoch: EpochSweep = EpochSweep()
+    disentanglement: DisentanglementSweep = DisentanglementSweep()
 
     @field_validator("run")
     @classmethod

@@ -303,6 +303,10 @@ def sweep_steps(planner: Planner, run_dir: Path) -> list[Step]:
         metrics += width_steps(planner)
     if "epoch" in planner.cfg.sweeps.run:
         metrics += epoch_steps(planner)
+    if "disentanglement" in planner.cfg.sweeps.run:
+        from uqseg.experiments.disentanglement_sweep import disentanglement_steps  # local: it builds on this module
+
+        metrics += disentanglement_steps(planner, run_dir)
     return metrics
 
 

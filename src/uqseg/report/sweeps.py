@@ -8,6 +8,7 @@ import pandas as pd
 
 from uqseg.metrics.entanglement import entanglement_values
 from uqseg.report import html
+from uqseg.report.disentanglement import disentanglement_section
 from uqseg.report.figures.sweeps import plot_epoch, plot_severity, plot_width
 from uqseg.report.tables import delta_table
 from uqseg.report.writer import Writer
@@ -175,4 +176,7 @@ def sweep_sections(w: Writer, results: pd.DataFrame) -> list[html.Section]:
             "performance (bottom; NCC for AMB, ACE for CAL, lower is better, AUROC for OODD) against the epochs.",
             epochs, "sweep_epoch", plot_epoch(epochs, w.figures), "Mean over seeds per combination.",
             epoch_reading(epochs)))
+    disentanglement = disentanglement_section(w, results)
+    if disentanglement is not None:
+        sections.append(disentanglement)
     return sections

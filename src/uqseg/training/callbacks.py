@@ -1,11 +1,13 @@
-"""Training callbacks: a guard against non-finite weights and the SWAG moment collector (docs/method.md §6).
+"""Training callbacks: a guard against non-finite weights, the SWAG moment collector (docs/method.md §6) and the
+snapshot writer (docs/method.md "Entanglement versus shift severity, model size and training", over training).
 
-Both act at the end of a training epoch, before Lightning's ModelCheckpoint (which Lightning always runs last), so a
+All act at the end of a training epoch, before Lightning's ModelCheckpoint (which Lightning always runs last), so a
 checkpoint never holds NaN weights and always holds the SWAG state up to and including its own epoch.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,8 +16,10 @@ import lightning.pytorch as pl
 import torch
 from torch import Tensor
 
+from uqseg.atomic import atomic_path, write_text_atomic
 from uqseg.epistemic.swag import SwagState
 from uqseg.errors import NumericalError
+from uqseg.training import checkpoint as ckpt
 
 
 class FiniteWeightsGuard(pl.Callback):
@@ -86,3 +90,36 @@ class SwagCollector(pl.Callback):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.epochs = [int(e) for e in state_dict["epochs"].tolist()]
         self.state = _state_from_bytes(state_dict["state"]) if "state" in state_dict else None
+
+
+SNAPSHOT_DIR = "snapshots"
+
+
+def snapshot_directory(out_dir: Path, epoch: int) -> Path:
+    """Where a run's snapshot after ``epoch`` (1-based) lives: ``out_dir/snapshots/epoch-<n>``."""
+    return Path(out_dir) / SNAPSHOT_DIR / f"epoch-{epoch}"
+
+
+class SnapshotWriter(pl.Callback):
+    """After each epoch of ``epochs`` (1-based), write the EMA weights (what is evaluated, docs/method.md §7) and the
+    SWAG state collected so far (none before collection starts) into ``snapshot_directory``, laid out like a finished
+    run directory (``ema.safetensors``, ``swag.safetensors``, ``COMPLETE`` last), so the prediction step loads a
+    snapshot as it loads a run. Listed after the SWAG collector, it sees that epoch's moments; Lightning writes the
+    resume checkpoint after it, so a resumed run never lacks an earlier snapshot."""
+
+    def __init__(self, out_dir: Path, epochs: tuple[int, ...], swag: SwagCollector | None):
+        self.out_dir, self.epochs, self.swag = Path(out_dir), set(epochs), swag
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        epoch = trainer.current_epoch + 1
+        if epoch not in self.epochs or not trainer.is_global_zero:
+            return
+        folder = snapshot_directory(self.out_dir, epoch)
+        folder.mkdir(parents=True, exist_ok=True)
+        ckpt.save_weights(folder / ckpt.EMA_FILE, pl_module.ema.shadow)
+        if self.swag is not None and self.swag.state is not None:
+            with atomic_path(folder / ckpt.SWAG_FILE) as tmp:
+                self.swag.state.save(tmp)
+        swag_epochs = self.swag.epochs if self.swag is not None else []
+        write_text_atomic(folder / ckpt.RUN_FILE, json.dumps({"epoch": epoch, "swag_epochs": swag_epochs}) + "\n")
+        ckpt.mark_complete(folder)

@@ -7,6 +7,7 @@ the same batches as an uninterrupted one. Under DDP each process takes an equal,
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 from torch.utils.data import Dataset as TorchDataset
@@ -14,20 +15,34 @@ from torch.utils.data import Dataset as TorchDataset
 from uqseg.data.contract import Split
 from uqseg.errors import ConfigError, InputError
 
+SUBSET_SEED = 0
+
+
+def subset_indices(size: int, fraction: float) -> np.ndarray:
+    """The training images kept at ``fraction`` of a split of ``size``: the first max(1, round(fraction·size)) of
+    one fixed permutation (seed ``SUBSET_SEED``), sorted; smaller fractions keep subsets of larger ones, and every
+    run seed and ensemble member sees the same images (docs/method.md "Disentanglement error", epistemic sweep)."""
+    if not 0 < fraction <= 1:
+        raise ConfigError(f"train_fraction must lie in (0, 1], got {fraction}")
+    keep = max(1, int(fraction * size + 0.5))
+    return np.sort(np.random.default_rng(SUBSET_SEED).permutation(size)[:keep])
+
 
 class SplitTorchDataset(TorchDataset):
-    """Images and all annotators of one split as tensors (batch layout: docs/method.md §5, docs/conventions.md)."""
+    """Images and all annotators of one split as tensors (batch layout: docs/method.md §5, docs/conventions.md);
+    ``indices`` restricts it to those images."""
 
-    def __init__(self, split: Split):
+    def __init__(self, split: Split, indices: np.ndarray | None = None):
         if len(split) == 0:
             raise InputError(f"split {split.name!r} is empty; there is nothing to train on")
         self.split = split
+        self.indices = None if indices is None else [int(i) for i in indices]
 
     def __len__(self) -> int:
-        return len(self.split)
+        return len(self.split) if self.indices is None else len(self.indices)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        sample = self.split[index]
+        sample = self.split[index if self.indices is None else self.indices[index]]
         return {"image": torch.from_numpy(sample["image"]), "annotations": torch.from_numpy(sample["annotations"])}
 
 
@@ -49,10 +64,12 @@ def per_process_batch_size(batch_size: int, world_size: int) -> int:
 
 
 def train_loader(
-    split: Split, *, batch_size: int, seed: int, rank: int, world_size: int, num_workers: int, pin_memory: bool
+    split: Split, *, batch_size: int, seed: int, rank: int, world_size: int, num_workers: int, pin_memory: bool,
+    fraction: float = 1.0,
 ) -> DataLoader:
-    """The training DataLoader: epoch-seeded order, full batches only when the split allows, optional workers."""
-    dataset = SplitTorchDataset(split)
+    """The training DataLoader: epoch-seeded order, full batches only when the split allows, optional workers;
+    ``fraction`` < 1 trains on ``subset_indices`` of the split."""
+    dataset = SplitTorchDataset(split, None if fraction == 1.0 else subset_indices(len(split), fraction))
     local_batch = per_process_batch_size(batch_size, world_size)
     sampler = epoch_sampler(len(dataset), seed, rank, world_size)
     return DataLoader(

@@ -2,7 +2,8 @@
 
 CPU, one GPU or DDP over several devices run the same code; channels_last is used on any device, bf16 autocast
 and ``torch.compile`` on CUDA only, when the config asks for them. The resume checkpoint is written after every
-``checkpoint_every_n_epochs``-th epoch.
+``checkpoint_every_n_epochs``-th epoch; ``snapshot_epochs`` adds weight snapshots after chosen epochs
+(``uqseg.training.callbacks.SnapshotWriter``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from uqseg.atomic import atomic_path
 from uqseg.data.contract import Dataset
 from uqseg.errors import ConfigError, UqsegError
 from uqseg.training import checkpoint as ckpt
-from uqseg.training.callbacks import FiniteWeightsGuard, SwagCollector
+from uqseg.training.callbacks import FiniteWeightsGuard, SnapshotWriter, SwagCollector
 from uqseg.training.config import TrainConfig
 from uqseg.training.data import eval_loader, per_process_batch_size, train_loader
 from uqseg.training.module import TrainingModule
@@ -55,6 +56,7 @@ class _SplitData(pl.LightningDataModule):
             world_size=self.trainer.world_size,
             num_workers=self.cfg.num_workers,
             pin_memory=uses_cuda(self.cfg),
+            fraction=self.cfg.train_fraction,
         )
 
     def val_dataloader(self) -> torch.utils.data.DataLoader:
@@ -129,7 +131,8 @@ def train_run(
         enable_version_counter=False,
     )
     validate = cfg.val_every_n_epochs is not None
-    extra = [*([swag] if swag else []), *callbacks, *_progress_callbacks(progress)]
+    snapshots = [SnapshotWriter(out_dir, cfg.snapshot_epochs, swag)] if cfg.snapshot_epochs else []
+    extra = [*([swag] if swag else []), *snapshots, *callbacks, *_progress_callbacks(progress)]
     trainer = pl.Trainer(
         accelerator=cfg.accelerator,
         devices=cfg.devices,
