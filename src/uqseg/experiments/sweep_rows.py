@@ -18,6 +18,7 @@ from uqseg.layout import replicates_path
 from uqseg.vocabulary import ANALYSIS, KEYS
 
 SIZE_TASK, SIZE_METRIC = "SIZE", "parameters"
+EPOCH_TASK, POSTERIOR_METRIC = "EPOCH", "swag_posterior"
 
 
 def labelled(table: pd.DataFrame, labels: Mapping[str, str], keys: Mapping[str, Any]) -> pd.DataFrame:
@@ -62,3 +63,29 @@ def evaluate_level(params: Mapping[str, Any], run_dir: Path) -> None:
     _write(replicates, replicates_path(out))
     _write(table, out)
     write_text_atomic(out.with_suffix(".csv"), table.to_csv(index=False))
+
+
+def write_no_posterior(params: Mapping[str, Any], run_dir: Path) -> None:
+    """The one row of an epoch level without a SWAG posterior: task ``EPOCH``, metric ``swag_posterior``, value NaN
+    and the reason as its status (docs/method.md "Entanglement versus shift severity, model size and training")."""
+    row = {**{k: params[k] for k in KEYS}, ANALYSIS: params["analysis"], "split": "test", "task": EPOCH_TASK,
+           "measure": "EU", "metric": POSTERIOR_METRIC, "aggregation": "none", "value": float("nan"),
+           "status": params["status"]}
+    table = pd.DataFrame([row])
+    out = inside_run_dir(run_dir, params["out"])
+    _write(table, out)
+    write_text_atomic(out.with_suffix(".csv"), table.to_csv(index=False))
+
+
+def predict_snapshot(params: Mapping[str, Any], run_dir: Path) -> None:
+    """Predict one split (params of a sweep prediction step) with every run's snapshot after epoch
+    ``params["snapshot"]`` in place of its final weights."""
+    from uqseg.inference.predict import load_method, predict_split
+    from uqseg.training.callbacks import snapshot_directory
+    from uqseg.training.plan import run_directory
+
+    runs, cfg = params["runs"], params["inference"]
+    folders = [snapshot_directory(run_directory(run_dir, r), params["snapshot"]) for r in runs]
+    method = load_method(params["au"], params["eu"], folders, runs, cfg)
+    split = open_dataset(run_dir, params["data"]).split(params["split"])
+    predict_split(params["au"], params["eu"], method, split, inside_run_dir(run_dir, params["out"]), cfg)

@@ -1,5 +1,5 @@
-"""Planning the open-question sweeps of shift severity, model size and training length (docs/method.md
-"Entanglement versus shift severity, model size and training").
+"""Planning the open-question sweeps of shift severity, model size, training length (docs/method.md
+"Entanglement versus shift severity, model size and training") and the disentanglement error's sweeps.
 
 Each sweep level is a folder ``sweeps/<sweep>-<factor>/`` laid out like a run directory (``predictions/…``,
 ``metrics/…``); its metrics files carry their own ``analysis`` label and join the study's in ``results.parquet``.
@@ -15,10 +15,13 @@ Each sweep level is a folder ``sweeps/<sweep>-<factor>/`` laid out like a run di
   ``width:<factor>`` with one extra row per combination, task ``SIZE``, metric ``parameters`` (one network's
   learnable parameters). A level that leaves the width unchanged reuses the study's runs and, when the combination is
   in the study, its predictions.
-- ``epoch``: the chosen combinations trained again for ``fraction`` × their configured epochs (rounded, at least 1),
-  rows labelled ``epoch:<n>``. Under the constant learning rate a run of n epochs should be the first n epochs of
-  the longer run (same seeds, same epoch order; not checked bit for bit); SWAG collects over the last
-  ``swag_epochs`` of those n, ensemble members all stop at n. The fraction 1 is the study's own run.
+- ``epoch``: the chosen combinations trained once more at their configured E epochs with snapshots after
+  n = ``fraction`` × E epochs (rounded, at least 1; ``TrainConfig.snapshot_epochs``, in the runs' keys): the EMA
+  weights and the SWAG state collected so far, every ensemble member at the same n. Each snapshot with n < E is
+  predicted and evaluated like the study, rows labelled ``epoch:<n>``; n = E is the study's own run and predictions
+  (the snapshot run's last snapshot holds the same weights). A SWAG combination's snapshot before collection starts
+  has no posterior: its level gets one ``EPOCH`` row with NaN and the reason. Sub-ensembles write no snapshots.
+- ``disentanglement``: ``uqseg.experiments.disentanglement_sweep``.
 
 The steps are keyed like the study's, so a sweep switched on later redoes none of the study's training, prediction
 or metrics steps.
@@ -135,8 +138,10 @@ def _metrics_step(planner: Planner, level: Level, dataset: str, seed: int, au: s
 
 
 def _predict_steps(planner: Planner, level: Level, dataset: str, seed: int, au: str, eu: str, runs: list[TrainingRun],
-                   data: Step, trained: list[Step], splits: list[str]) -> list[Step]:
+                   data: Step, trained: list[Step], splits: list[str], snapshot: int | None = None) -> list[Step]:
+    """Predict ``splits`` with the trained ``runs``, or with their snapshots after epoch ``snapshot``."""
     infer = inference_config(planner.cfg, seed)
+    fn = stepfns.run_prediction if snapshot is None else run_snapshot_prediction
     steps = []
     for split in splits:
         out = level.layout.prediction_file(dataset, seed, au, eu, split).as_posix()
@@ -145,10 +150,12 @@ def _predict_steps(planner: Planner, level: Level, dataset: str, seed: int, au: 
             inputs["tta"] = runs[0].model.tta
         params = {"au": au, "eu": eu, "split": split, "runs": runs, "inference": infer, "data": data.params["data"],
                   "out": out}
+        if snapshot is not None:
+            inputs["snapshot"] = params["snapshot"] = snapshot
         gpus = 1.0 if infer.device.startswith("cuda") else 0.0
         cost = PREDICT_COST * planner.records[dataset].sizes.get(split, 1)
         steps.append(planner.graph.add(make_step(
-            f"predict/{level.name}/{_combo(dataset, seed, au, eu)}/{split}", "predict", stepfns.run_prediction,
+            f"predict/{level.name}/{_combo(dataset, seed, au, eu)}/{split}", "predict", fn,
             inputs, [data, *trained], params=params, outputs=(out,), num_gpus=gpus, cost=cost)))
     return steps
 
@@ -272,26 +279,74 @@ def epoch_count(epochs: int, fraction: float) -> int:
     return max(1, int(fraction * epochs + 0.5))
 
 
+def snapshot_levels(epochs: int, fractions: list[float]) -> dict[int, float]:
+    """Each distinct snapshot epoch ``epoch_count(epochs, f)`` with the first fraction ``f`` giving it."""
+    levels: dict[int, float] = {}
+    for fraction in fractions:
+        levels.setdefault(epoch_count(epochs, fraction), fraction)
+    return levels
+
+
 def epoch_steps(planner: Planner) -> list[Step]:
-    """The epoch sweep's training, prediction and metrics steps (rows ``epoch:<n>``); returns the metrics steps. A
-    fraction giving the same epoch count as a smaller one is left out for that run."""
+    """The epoch sweep's training, prediction and metrics steps (rows ``epoch:<n>``); returns the metrics steps.
+
+    One training run per run of the combination at its configured E epochs writes snapshots after every level's n
+    epochs (``TrainConfig.snapshot_epochs``, in its key); each n < E is predicted from the snapshots, n = E is the
+    study's run and predictions. A SWAG combination's snapshot taken before collection starts has no posterior: its
+    level gets one ``EPOCH`` row saying so instead of metrics."""
     cfg = planner.cfg
     metrics = []
     for dataset in planner.data:
         geometry = planner.records[dataset].geometry
         for seed in cfg.dataset_seeds(dataset):
             for au, eu in sweep_combos(cfg, "epoch"):
+                if eu == "subensemble":
+                    raise ConfigError("sweeps.epoch.combos: sub-ensembles' mask training writes no snapshots")
                 train = train_config(cfg, dataset, au, seed)
-                seen: set[int] = set()
-                for fraction in cfg.sweeps.epoch.fractions:
-                    n = epoch_count(train.epochs, fraction)
-                    if n in seen:
-                        continue
-                    seen.add(n)
-                    metrics.append(_retrained(planner, Level("epoch", fraction), dataset, seed, au, eu,
-                                              model_config(cfg, dataset, au, geometry),
-                                              train.model_copy(update={"epochs": n}), epoch_label(n)))
+                levels = snapshot_levels(train.epochs, cfg.sweeps.epoch.fractions)
+                model = model_config(cfg, dataset, au, geometry)
+                if train.epochs in levels:
+                    metrics.append(_retrained(planner, Level("epoch", levels[train.epochs]), dataset, seed, au, eu,
+                                              model, train, epoch_label(train.epochs)))
+                early = [n for n in sorted(levels) if n < train.epochs]
+                if early:
+                    metrics += _snapshot_levels(planner, dataset, seed, au, eu, model, train, levels, early)
     return metrics
+
+
+def _snapshot_levels(planner: Planner, dataset: str, seed: int, au: str, eu: str, model: ModelConfig,
+                     train: TrainConfig, levels: dict[int, float], early: list[int]) -> list[Step]:
+    cfg, record, data = planner.cfg, planner.records[dataset], planner.data[dataset]
+    snap = train.model_copy(update={"snapshot_epochs": tuple(sorted(levels))})
+    runs = runs_for_combination(au, eu, dataset=dataset, dataset_options=cfg.datasets[dataset].options, seed=seed,
+                                model=model, train=snap, ensemble_size=cfg.inference.ensemble_size)
+    trained = [planner.training_step(dataset, seed, run, tag="epoch-snapshots/") for run in runs]
+    first_swag = train.swag_start_epoch() + 1
+    steps = []
+    for n in early:
+        level = Level("epoch", levels[n])
+        if eu in ("swag", "swag_d") and n < first_swag:
+            steps.append(_no_posterior_step(planner, level, dataset, seed, au, eu, data, n, first_swag))
+            continue
+        predicted = _predict_steps(planner, level, dataset, seed, au, eu, runs, data, trained,
+                                   record.evaluated_splits, snapshot=n)
+        labels = {split: epoch_label(n) for split in record.evaluated_splits}
+        steps.append(_metrics_step(planner, level, dataset, seed, au, eu, data, predicted,
+                                   predictions=level.layout.predictions(dataset, seed, au, eu).as_posix(),
+                                   sources={}, labels=labels))
+    return steps
+
+
+def _no_posterior_step(planner: Planner, level: Level, dataset: str, seed: int, au: str, eu: str, data: Step,
+                       n: int, first_swag: int) -> Step:
+    out = level.layout.metrics(dataset, seed, au, eu).as_posix()
+    status = f"undefined: no SWAG posterior after epoch {n} (SWAG collects from epoch {first_swag})"
+    params = {"dataset": dataset, "seed": seed, "au": au, "eu": eu, "analysis": epoch_label(n), "status": status,
+              "out": out}
+    return planner.graph.add(make_step(
+        f"metrics/{level.name}/{_combo(dataset, seed, au, eu)}", "metrics", run_no_posterior,
+        {"combo": _combo(dataset, seed, au, eu), "status": status}, [data], params=params, outputs=(out,),
+        cost=METRICS_COST))
 
 
 def sweep_steps(planner: Planner, run_dir: Path) -> list[Step]:
@@ -308,6 +363,21 @@ def sweep_steps(planner: Planner, run_dir: Path) -> list[Step]:
 
         metrics += disentanglement_steps(planner, run_dir)
     return metrics
+
+
+def run_snapshot_prediction(step: Step, run_dir: Path) -> None:
+    """Predict one split with the runs' snapshots after epoch ``step.params["snapshot"]`` (docs/method.md
+    "Entanglement versus shift severity, model size and training", over training)."""
+    from uqseg.experiments.sweep_rows import predict_snapshot  # local: the inference layer loads the models' code
+
+    predict_snapshot(step.params, run_dir)
+
+
+def run_no_posterior(step: Step, run_dir: Path) -> None:
+    """Write the one ``EPOCH`` row of a SWAG level whose snapshot precedes SWAG collection."""
+    from uqseg.experiments.sweep_rows import write_no_posterior
+
+    write_no_posterior(step.params, run_dir)
 
 
 def run_sweep_metrics(step: Step, run_dir: Path) -> None:

@@ -147,6 +147,19 @@ def epoch_reading(table: pd.DataFrame) -> str:
             "performance is an ACE, lower is better): " + " | ".join(parts) + ".")
 
 
+def epoch_gaps(results: pd.DataFrame) -> str:
+    """The epoch levels that have no metrics, with the reason their ``EPOCH`` row gives (a SWAG snapshot taken
+    before collection starts has no posterior); empty when there are none."""
+    res = check_results(results)
+    gaps = res[res[ANALYSIS].str.startswith(EPOCH_PREFIX) & (res.task == "EPOCH")]
+    if gaps.empty:
+        return ""
+    parts = [f"{dataset} {au}+{eu} at {', '.join(sorted({a.removeprefix(EPOCH_PREFIX) for a in g[ANALYSIS]}, key=int))}"
+             f" epochs" for (dataset, au, eu), g in gaps.groupby(["dataset", "au", "eu"], sort=True)]
+    return (" Not evaluated, since SWAG has no posterior before it starts collecting (the snapshot holds none): "
+            + "; ".join(parts) + ".")
+
+
 def sweep_sections(w: Writer, results: pd.DataFrame) -> list[html.Section]:
     """The report sections of the sweeps that left rows in ``results``: a figure, its table and a reading each."""
     sections = []
@@ -172,10 +185,12 @@ def sweep_sections(w: Writer, results: pd.DataFrame) -> list[html.Section]:
     if len(epochs):
         sections.append(w.figure_section(
             "sweep-epoch", "Open question: entanglement over training",
-            "The chosen combinations trained for several lengths: each task's Δ (top) and the correct measure's "
-            "performance (bottom; NCC for AMB, ACE for CAL, lower is better, AUROC for OODD) against the epochs.",
+            "Snapshots of one training run per combination and seed, taken after several epochs (EMA weights, the "
+            "SWAG moments collected so far, every ensemble member at the same epoch): each task's Δ (top) and the "
+            "correct measure's performance (bottom; NCC for AMB, ACE for CAL, lower is better, AUROC for OODD) "
+            "against the epochs.",
             epochs, "sweep_epoch", plot_epoch(epochs, w.figures), "Mean over seeds per combination.",
-            epoch_reading(epochs)))
+            epoch_reading(epochs) + epoch_gaps(results)))
     disentanglement = disentanglement_section(w, results)
     if disentanglement is not None:
         sections.append(disentanglement)
