@@ -19,7 +19,7 @@ EXECUTION_FIELDS = frozenset(
 
 class SubensembleConfig(BaseModel):
     """Sub-ensemble mask training (docs/method.md §6 "Sub-ensembles from one network"); the authors' defaults except
-    loss_scale and normalize (loss_scale: none, normalize: false give the authors' objective)."""
+    loss_scale (loss_scale: none gives the authors' objective)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -40,7 +40,7 @@ class SubensembleConfig(BaseModel):
     )
     reference_batches: int = Field(4, ge=1, description="Batches that measure the frozen model's reference loss.")
     normalize: bool = Field(
-        True, description="Rescale each masked layer by the inverse keep ratio of its masks (dropout-style), in "
+        False, description="Rescale each masked layer by the inverse keep ratio of its masks (dropout-style), in "
         "training and inference."
     )
     fraction_init: bool = Field(False, description="Initialise ℓ so that the expected kept fraction is the target.")
