@@ -44,6 +44,10 @@ class SubensembleConfig(BaseModel):
         "training and inference."
     )
     fraction_init: bool = Field(False, description="Initialise ℓ so that the expected kept fraction is the target.")
+    hard_masks: Literal["sign", "expected"] = Field(
+        "sign", description="sign: keep ℓ ≥ 0 (the authors'); expected: keep as many units as the relaxed masks kept "
+        "in expectation, those of largest ℓ."
+    )
 
     def temperature_at(self, epoch: int) -> float:
         """τ of (0-based) ``epoch``: temperature · temperature_decay^epoch."""
