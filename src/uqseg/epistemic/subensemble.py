@@ -255,6 +255,19 @@ def diversity_term(model: nn.Module, kind: str, weight: float) -> Tensor:
     raise ConfigError(f"unknown sub-ensemble diversity term {kind!r}; choose 'mi' or 'iou'")
 
 
+def hard_masks(logits: Tensor, rule: str = "sign") -> Tensor:
+    """K × n hard masks from K × n logits (docs/method.md "Sub-ensembles from one network"): ``sign`` keeps ℓ ≥ 0
+    (the authors'); ``expected`` keeps, per sub-model, the max(1, round(Σ σ(2ℓ))) units of largest ℓ, i.e. as many
+    as the relaxed masks kept in expectation while training, the most likely ones."""
+    if rule == "sign":
+        return logits >= 0
+    if rule != "expected":
+        raise ConfigError(f"unknown hard-mask rule {rule!r}; choose 'sign' or 'expected'")
+    counts = torch.sigmoid(2 * logits).sum(1).round().clamp_min(1).long()
+    ranks = logits.argsort(1, descending=True).argsort(1)
+    return ranks < counts[:, None]
+
+
 @dataclass(frozen=True)
 class SubensembleMasks:
     """Hard masks of K sub-models: per masked layer name, K × out (and K × in where input masks are used) bools;
@@ -275,11 +288,11 @@ class SubensembleMasks:
         return int(next(iter(self.outputs.values())).shape[0])
 
     @classmethod
-    def from_model(cls, model: nn.Module) -> SubensembleMasks:
-        """The hard masks ℓ ≥ 0 of a masked model, with its layers' normalize flag."""
+    def from_model(cls, model: nn.Module, rule: str = "sign") -> SubensembleMasks:
+        """The hard masks (``hard_masks``, by ``rule``) of a masked model, with its layers' normalize flag."""
         layers = masked_layers(model)
-        outputs = {name: (layer.mask_logits_out.detach() >= 0).cpu() for name, layer in layers}
-        inputs = {name: (layer.mask_logits_in.detach() >= 0).cpu() for name, layer in layers
+        outputs = {name: hard_masks(layer.mask_logits_out.detach(), rule).cpu() for name, layer in layers}
+        inputs = {name: hard_masks(layer.mask_logits_in.detach(), rule).cpu() for name, layer in layers
                   if layer.mask_logits_in is not None}
         return cls(outputs, inputs, any(layer.normalize for _, layer in layers))
 

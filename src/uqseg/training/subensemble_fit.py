@@ -146,7 +146,7 @@ def fit_masks(model: AleatoricModel, split: Split, cfg: SubensembleConfig, *, ba
             task_sum, reg_sum, steps = task_sum + task, reg_sum + reg, steps + 1
         fit.task_loss.append(task_sum / max(steps, 1))
         fit.regulariser.append(reg_sum / max(steps, 1))
-    fit.masks = SubensembleMasks.from_model(masked)
+    fit.masks = SubensembleMasks.from_model(masked, cfg.hard_masks)
     return fit
 
 
