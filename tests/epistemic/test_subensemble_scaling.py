@@ -23,6 +23,7 @@ from uqseg.epistemic.subensemble import (
     apply_masks,
     attach_masks,
     fraction_init_logit,
+    hard_masks,
     keep_scale,
     load_subensemble,
     masked_layers,
@@ -151,6 +152,15 @@ def test_normalize_flag_round_trips_changes_inference_and_defaults_to_off_for_ol
     assert masks.normalize is False
     with torch.no_grad():
         torch.testing.assert_close(SubEnsemble(model, masks).sample_instances(images, 1, [0], seed=0), maps[False])
+
+
+def test_expected_hard_masks_keep_the_expected_count_of_the_largest_logits() -> None:
+    p = torch.tensor([[0.45, 0.45, 0.3, 0.2, 0.1], [0.1, 0.1, 0.1, 0.1, 0.05], [0.9, 0.9, 0.9, 0.6, 0.55]])
+    logits = 0.5 * torch.logit(p)  # σ(2ℓ) = p; Σ p = 1.5 → 2 units, 0.45 → at least 1, 3.85 → 4
+    assert hard_masks(logits, "sign").sum(1).tolist() == [0, 0, 5]
+    expected = hard_masks(logits, "expected")
+    assert expected.tolist() == [[True, True, False, False, False], [True, False, False, False, False],
+                                 [True, True, True, True, False]]
 
 
 def test_fraction_init_gives_the_target_expected_fraction() -> None:

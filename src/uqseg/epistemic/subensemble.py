@@ -258,13 +258,13 @@ def diversity_term(model: nn.Module, kind: str, weight: float) -> Tensor:
 def hard_masks(logits: Tensor, rule: str = "sign") -> Tensor:
     """K × n hard masks from K × n logits (docs/method.md "Sub-ensembles from one network"): ``sign`` keeps ℓ ≥ 0
     (the authors'); ``expected`` keeps, per sub-model, the max(1, round(Σ σ(2ℓ))) units of largest ℓ, i.e. as many
-    as the relaxed masks kept in expectation while training, the most likely ones."""
+    as the relaxed masks kept in expectation while training, the most likely ones (ties: the first)."""
     if rule == "sign":
         return logits >= 0
     if rule != "expected":
         raise ConfigError(f"unknown hard-mask rule {rule!r}; choose 'sign' or 'expected'")
     counts = torch.sigmoid(2 * logits).sum(1).round().clamp_min(1).long()
-    ranks = logits.argsort(1, descending=True).argsort(1)
+    ranks = logits.argsort(1, descending=True, stable=True).argsort(1, stable=True)
     return ranks < counts[:, None]
 
 
