@@ -1,4 +1,4 @@
-"""The open-question sweeps (severity, width) through the step DAG on the tiny preset: their steps, rows and keys."""
+"""The open-question sweeps (severity, width, epoch) through the step DAG on the tiny preset: steps, rows, keys."""
 
 from __future__ import annotations
 
@@ -186,15 +186,16 @@ def test_epoch_count(epochs: int, fraction: float, n: int) -> None:
 
 
 def test_epoch_sweep_planned(planned) -> None:
-    """Two configured epochs at fractions ½ and 1: one new level of 1 epoch (its own runs, all splits predicted);
-    the full length is the study's run and predictions."""
+    """Two configured epochs at fractions ½ and 1: one snapshot run per training run (full length, snapshots after
+    epochs 1 and 2), epoch 1 predicted from its snapshots; the full length is the study's run and predictions
+    (tests/experiments/test_sweeps_training.py checks the snapshots themselves)."""
     cfg = _config(["train.epochs=2", "sweeps.run=[epoch]", "sweeps.epoch.fractions=[0.5,1]"])
     graph = study_graph(cfg, planned["dir"], data_steps(cfg))
     names = {s.name for s in graph}
     combo = f"synthetic-lidc/seed0/{COMBO}"
-    runs = "train/synthetic-lidc/seed0/epoch-0.5/softmax"
+    runs = "train/synthetic-lidc/seed0/epoch-snapshots/softmax"
     assert {n for n in names if "/epoch-" in n and n.startswith("train/")} == {f"{runs}/shared", f"{runs}/ensemble-2"}
-    assert graph["train/synthetic-lidc/seed0/epoch-0.5/softmax/shared"].params["run"].train.epochs == 1
+    assert graph[f"{runs}/shared"].params["run"].train.epochs == 2
     assert f"predict/epoch-0.5/{combo}/test" in names and not any(n.startswith("predict/epoch-1/") for n in names)
     assert graph[f"metrics/epoch-1/{combo}"].params["labels"]["test"] == "epoch:2"
     assert graph[f"metrics/epoch-0.5/{combo}"].params["labels"]["val"] == "epoch:1"

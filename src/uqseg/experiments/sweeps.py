@@ -19,8 +19,10 @@ Each sweep level is a folder ``sweeps/<sweep>-<factor>/`` laid out like a run di
   n = ``fraction`` × E epochs (rounded, at least 1; ``TrainConfig.snapshot_epochs``, in the runs' keys): the EMA
   weights and the SWAG state collected so far, every ensemble member at the same n. Each snapshot with n < E is
   predicted and evaluated like the study, rows labelled ``epoch:<n>``; n = E is the study's own run and predictions
-  (the snapshot run's last snapshot holds the same weights). A SWAG combination's snapshot before collection starts
-  has no posterior: its level gets one ``EPOCH`` row with NaN and the reason. Sub-ensembles write no snapshots.
+  (the snapshot run's last snapshot holds the same weights). A SWAG or SWAG-D snapshot holding fewer than two
+  collected epochs has no posterior (a variance, and SWAG's low-rank term, need two): its level gets one ``EPOCH``
+  row with NaN and the reason, and no snapshot run is trained when no level is left. Sub-ensembles write no
+  snapshots.
 - ``disentanglement``: ``uqseg.experiments.disentanglement_sweep``.
 
 The steps are keyed like the study's, so a sweep switched on later redoes none of the study's training, prediction
@@ -47,6 +49,7 @@ from uqseg.training.plan import TrainingRun, runs_for_combination
 from uqseg.vocabulary import parse_combination
 
 SWEEPS_DIR = "sweeps"
+SWAG_EPOCHS = 2  # collected epochs a SWAG posterior needs: a variance (and SWAG's low-rank term) needs two
 PREDICT_COST, METRICS_COST = 0.3, 0.05
 
 
@@ -292,8 +295,8 @@ def epoch_steps(planner: Planner) -> list[Step]:
 
     One training run per run of the combination at its configured E epochs writes snapshots after every level's n
     epochs (``TrainConfig.snapshot_epochs``, in its key); each n < E is predicted from the snapshots, n = E is the
-    study's run and predictions. A SWAG combination's snapshot taken before collection starts has no posterior: its
-    level gets one ``EPOCH`` row saying so instead of metrics."""
+    study's run and predictions. A SWAG combination's snapshot taken before its posterior exists (``SWAG_EPOCHS``
+    collected epochs) gets one ``EPOCH`` row saying so instead of metrics."""
     cfg = planner.cfg
     metrics = []
     for dataset in planner.data:
@@ -317,17 +320,19 @@ def epoch_steps(planner: Planner) -> list[Step]:
 def _snapshot_levels(planner: Planner, dataset: str, seed: int, au: str, eu: str, model: ModelConfig,
                      train: TrainConfig, levels: dict[int, float], early: list[int]) -> list[Step]:
     cfg, record, data = planner.cfg, planner.records[dataset], planner.data[dataset]
+    first_swag = train.swag_start_epoch() + 1
+    needed = SWAG_EPOCHS if eu in ("swag", "swag_d") else 0
+    steps = [_no_posterior_step(planner, Level("epoch", levels[n]), dataset, seed, au, eu, data, n, first_swag)
+             for n in early if n - first_swag + 1 < needed]
+    evaluated = [n for n in early if n - first_swag + 1 >= needed]
+    if not evaluated:
+        return steps
     snap = train.model_copy(update={"snapshot_epochs": tuple(sorted(levels))})
     runs = runs_for_combination(au, eu, dataset=dataset, dataset_options=cfg.datasets[dataset].options, seed=seed,
                                 model=model, train=snap, ensemble_size=cfg.inference.ensemble_size)
     trained = [planner.training_step(dataset, seed, run, tag="epoch-snapshots/") for run in runs]
-    first_swag = train.swag_start_epoch() + 1
-    steps = []
-    for n in early:
+    for n in evaluated:
         level = Level("epoch", levels[n])
-        if eu in ("swag", "swag_d") and n < first_swag:
-            steps.append(_no_posterior_step(planner, level, dataset, seed, au, eu, data, n, first_swag))
-            continue
         predicted = _predict_steps(planner, level, dataset, seed, au, eu, runs, data, trained,
                                    record.evaluated_splits, snapshot=n)
         labels = {split: epoch_label(n) for split in record.evaluated_splits}
@@ -340,7 +345,8 @@ def _snapshot_levels(planner: Planner, dataset: str, seed: int, au: str, eu: str
 def _no_posterior_step(planner: Planner, level: Level, dataset: str, seed: int, au: str, eu: str, data: Step,
                        n: int, first_swag: int) -> Step:
     out = level.layout.metrics(dataset, seed, au, eu).as_posix()
-    status = f"undefined: no SWAG posterior after epoch {n} (SWAG collects from epoch {first_swag})"
+    status = (f"undefined: no SWAG posterior after epoch {n} (SWAG collects from epoch {first_swag} and needs "
+              f"{SWAG_EPOCHS} collected epochs)")
     params = {"dataset": dataset, "seed": seed, "au": au, "eu": eu, "analysis": epoch_label(n), "status": status,
               "out": out}
     return planner.graph.add(make_step(

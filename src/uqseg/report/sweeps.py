@@ -156,7 +156,8 @@ def epoch_gaps(results: pd.DataFrame) -> str:
         return ""
     parts = [f"{dataset} {au}+{eu} at {', '.join(sorted({a.removeprefix(EPOCH_PREFIX) for a in g[ANALYSIS]}, key=int))}"
              f" epochs" for (dataset, au, eu), g in gaps.groupby(["dataset", "au", "eu"], sort=True)]
-    return (" Not evaluated, since SWAG has no posterior before it starts collecting (the snapshot holds none): "
+    return (" Not evaluated, since the snapshot holds no SWAG posterior yet (SWAG collects over the last epochs and "
+            "needs two collected epochs): "
             + "; ".join(parts) + ".")
 
 
