@@ -264,7 +264,7 @@ def hard_masks(logits: Tensor, rule: str = "sign") -> Tensor:
     if rule != "expected":
         raise ConfigError(f"unknown hard-mask rule {rule!r}; choose 'sign' or 'expected'")
     counts = torch.sigmoid(2 * logits).sum(1).round().clamp_min(1).long()
-    ranks = logits.argsort(1, descending=True, stable=True).argsort(1, stable=True)
+    ranks = torch.sort(logits, stable=True, dim=1, descending=True).indices.argsort(1)
     return ranks < counts[:, None]
 
 
