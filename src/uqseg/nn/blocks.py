@@ -82,7 +82,8 @@ class AttentionBlock(nn.Module):
         b, c, h, w = x.shape
         flat = x.reshape(b, c, h * w)
         q, k, v = self.qkv(self.norm(flat)).reshape(b, 3, self.num_heads, c // self.num_heads, h * w).unbind(1)
-        out = F.scaled_dot_product_attention(q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2))
+        q, k, v = (t.transpose(-1, -2).contiguous() for t in (q, k, v))  # contiguous: CPU takes its flash kernel
+        out = F.scaled_dot_product_attention(q, k, v)
         out = out.transpose(-1, -2).reshape(b, c, h * w)
         return (flat + self.proj_out(out)).reshape(b, c, h, w)
 
