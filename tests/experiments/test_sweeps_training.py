@@ -103,6 +103,26 @@ def test_swag_snapshot_before_collection_is_not_evaluated(planned) -> None:
     assert not any(s.name.startswith(("predict/epoch-0.5/", f"train/{DATASET}/seed0/epoch-snapshots/")) for s in graph)
 
 
+def test_only_swag_snapshots_need_collected_epochs(planned) -> None:
+    """SWAG collecting over the last epoch only leaves the other EU methods' early snapshots evaluated."""
+    cfg = _config(["sweeps.run=[epoch]", "sweeps.epoch.fractions=[0.5,1]", "train.swag_epochs=1"])
+    graph = study_graph(cfg, planned["dir"], data_steps(cfg))
+    assert graph[f"metrics/epoch-0.5/{DATASET}/seed0/{COMBO}"].params["labels"]["test"] == "epoch:1"
+    assert f"predict/epoch-0.5/{DATASET}/seed0/{COMBO}/test" in graph
+
+
+def test_levels_without_metrics_are_left_out_of_the_epoch_table() -> None:
+    keys = {"dataset": DATASET, "seed": 0, "au": "ssn", "eu": "swag"}
+    gap = {**keys, "analysis": "epoch:1", "split": "test", "task": "EPOCH", "measure": "EU",
+           "metric": "swag_posterior", "aggregation": "none", "value": np.nan, "status": "undefined: no SWAG posterior"}
+    rows = [{**keys, "analysis": a, "split": "test", "task": "AMB", "measure": m, "metric": "ncc",
+             "aggregation": "image", "value": v, "status": "ok"} for a in ("main", "epoch:2")
+            for m, v in (("AU", 0.5), ("EU", 0.2))]
+    res = pd.DataFrame([gap, *rows])
+    assert set(epoch_table(res).epochs) == {2}
+    assert "ssn+swag at 1 epochs" in epoch_gaps(res)
+
+
 def test_sweep_combos_are_checked(planned) -> None:
     for sweep in ("epoch", "disentanglement"):
         cfg = _config([f"sweeps.run=[{sweep}]", f"sweeps.{sweep}.combos=[softmax+subensemble]"])

@@ -322,9 +322,10 @@ def _snapshot_levels(planner: Planner, dataset: str, seed: int, au: str, eu: str
     cfg, record, data = planner.cfg, planner.records[dataset], planner.data[dataset]
     first_swag = train.swag_start_epoch() + 1
     needed = SWAG_EPOCHS if eu in ("swag", "swag_d") else 0
+    missing = [n for n in early if needed and n - first_swag + 1 < needed]
     steps = [_no_posterior_step(planner, Level("epoch", levels[n]), dataset, seed, au, eu, data, n, first_swag)
-             for n in early if n - first_swag + 1 < needed]
-    evaluated = [n for n in early if n - first_swag + 1 >= needed]
+             for n in missing]
+    evaluated = [n for n in early if n not in missing]
     if not evaluated:
         return steps
     snap = train.model_copy(update={"snapshot_epochs": tuple(sorted(levels))})

@@ -39,7 +39,7 @@ def severity_table(results: pd.DataFrame, aggregation: str = "border") -> pd.Dat
 def _level_deltas(res: pd.DataFrame, label: str) -> pd.DataFrame:
     """Δ and the correct measure's value of the combinations with ``label`` rows: AMB and CAL on the ID test, OODD
     on the OOD mean (docs/method.md §2)."""
-    combos = res.loc[res[ANALYSIS] == label, KEYS].drop_duplicates()
+    combos = res.loc[(res[ANALYSIS] == label) & (res.task != "EPOCH"), KEYS].drop_duplicates()  # EPOCH: no metrics
     deltas = delta_table(res, analysis=label).merge(combos, on=KEYS)
     deltas = deltas[(deltas.group == "ID") | (deltas.task == "OODD")]
     return deltas.loc[:, [*KEYS, "task", "u_correct", "delta"]].rename(columns={"u_correct": "performance"})
