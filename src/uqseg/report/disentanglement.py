@@ -43,7 +43,7 @@ def de_table(results: pd.DataFrame) -> pd.DataFrame:
     res = res[(res[ANALYSIS] == DE_ANALYSIS) & (res.task == DE_TASK)]
     if res.empty:
         return pd.DataFrame(columns=DE_COLUMNS)
-    wide = res.pivot_table(index=list(KEYS), columns="measure", values="value", dropna=False).reset_index()
+    wide = res.set_index([*KEYS, "measure"]).value.unstack("measure").reset_index()  # keeps NaN, no cross product
     status = res[res.measure == "DE"].loc[:, [*KEYS, "status"]]
     wide = wide.rename(columns={"DE": "de"}).merge(status, on=list(KEYS), how="left")
     return wide.loc[:, DE_COLUMNS].sort_values(list(KEYS)).reset_index(drop=True)
@@ -84,7 +84,7 @@ def ordering_correlation(order: pd.DataFrame) -> pd.DataFrame:
 
 def _spread(levels: pd.DataFrame, column: str) -> str:
     means = levels.groupby("level")[column].mean().sort_index()
-    return f"{means.iloc[0]:.3g} → {means.iloc[-1]:.3g}"
+    return f"{means.iloc[0]:.4g} → {means.iloc[-1]:.4g}"
 
 
 def disentanglement_reading(de: pd.DataFrame, levels: pd.DataFrame, order: pd.DataFrame,
