@@ -175,6 +175,15 @@ def test_de_from_hand_made_level_means() -> None:
     assert set(table.task) == {"DISENT"} and (table.status == "ok").all()
 
 
+def test_de_table_keeps_only_the_swept_combinations() -> None:
+    means = _means([(0.5, 1.0, 0.1), (1.0, 2.0, 0.3)], [(0.5, 2.0, 0.3), (1.0, 3.0, 0.1)])
+    rows = pd.concat([disentanglement_table(DATASET, "softmax", "ensemble", means, "pearson"),
+                      disentanglement_table(DATASET, "ssn", "swag", means, "pearson")], ignore_index=True)
+    table = de_table(rows)
+    assert list(zip(table.au, table.eu, strict=True)) == [("softmax", "ensemble"), ("ssn", "swag")]
+    assert len(level_table(rows)) == 8 and (table.status == "ok").all()
+
+
 def test_de_without_an_aleatoric_sweep() -> None:
     keys = {"dataset": "lidc", "seed": 0, "au": "ssn", "eu": "swag"}
     rows = pd.DataFrame(seed_rows(keys, _means([], [(0.5, 1.0, 0.3), (1.0, 1.0, 0.1)]), "pearson", "no generator"))
