@@ -29,7 +29,7 @@ import yaml
 
 from uqseg.experiments.stepfns import open_dataset
 from uqseg.metrics.frame import frame_ratio
-from uqseg.report.reproducibility import resolved_pairs, seed_reproducibility
+from uqseg.report.reproducibility import resolved_pairs, seed_reproducibility, variance_components
 from uqseg.report.tables import derive
 from uqseg.results import id_dice, load_results
 
@@ -79,7 +79,10 @@ def main() -> None:
     boot = run_dir / "bootstrap.parquet"
     if boot.exists():
         print("## Where the seeds disagree (pairs resolved by the test-image bootstrap within each seed)\n")
-        print(resolved_pairs(derive(results, pd.read_parquet(boot))).round(2).to_string(), "\n")
+        derived = derive(results, pd.read_parquet(boot))
+        print(resolved_pairs(derived).round(2).to_string(), "\n")
+        print("## Spread between combinations against spread over training seeds (and its test-image part)\n")
+        print(variance_components(derived).round(3).to_string(), "\n")
     dice = id_dice(results)
     print("## Lowest ID-test Dice per seed\n")
     lowest = dice.loc[dice.groupby(["dataset", "seed"]).dice.idxmin()]

@@ -131,6 +131,9 @@ def test_report_page_shows_intervals(full_report):
     assert "Where the seeds disagree" in page  # two seeds with replicates
     pairs = pd.read_csv(full_report.parent / "tables" / "resolved_pairs.csv")
     assert {"tau_resolved", "unresolved_discordance"} <= set(pairs.columns) and (pairs.n_seeds == 2).all()
+    parts = pd.read_csv(full_report.parent / "tables" / "variance_components.csv")
+    assert {"sd_combination", "sd_seed", "sd_test_images", "expected_tau"} <= set(parts.columns)
+    assert (parts.n_seeds == 2).all() and parts.icc.between(0, 1).all()
     deltas = pd.read_csv(full_report.parent / "tables" / "deltas.csv")
     assert {"delta_low", "delta_high", "u_correct_low", "u_wrong_high"} <= set(deltas.columns)
     assert np.isfinite(deltas.delta_low).mean() > 0.9

@@ -29,6 +29,7 @@ from uqseg.report.reproducibility import (
     indistinguishable,
     resolved_pairs,
     seed_reproducibility,
+    variance_components,
 )
 from uqseg.report.sweeps import sweep_sections
 from uqseg.report.tables import (
@@ -122,6 +123,16 @@ def _reproducibility(w: Writer, derived: Derived) -> list[str]:
                       "apart, and more test images will not make the ranking reproducible (docs/method.md, "
                       "Statistical reporting).</p>")
         blocks.append(html.table(pairs, w.table(pairs, "resolved_pairs"), text=True))
+        parts = variance_components(derived)
+        blocks.append("<p>Why. The ranked value of each combination (the correct measure, or Δ) split into its "
+                      "spread between combinations (<code>sd_combination</code>) and its spread over the training "
+                      "seeds (<code>sd_seed</code>), of which test-image sampling explains <code>sd_test_images"
+                      "</code>. <code>icc</code> is the correlation of two seeds' values across the combinations and "
+                      "<code>expected_tau</code> the Kendall τ it implies. Where <code>sd_seed</code> exceeds "
+                      "<code>sd_combination</code> while <code>sd_test_images</code> is small, the combinations "
+                      "differ by less than one training seed moves them: more test images cannot help, more seeds "
+                      "(and the seed-mean ranks above) can (docs/method.md, Statistical reporting).</p>")
+        blocks.append(html.table(parts, w.table(parts, "variance_components"), text=True))
     tied = indistinguishable(derived)
     w.table(tied, "indistinguishable")
     if len(tied):

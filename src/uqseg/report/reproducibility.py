@@ -147,6 +147,50 @@ def _pair_agreement(cube: np.ndarray, level: float) -> dict[str, float]:
                unresolved_discordance=float((discordant & ~both).sum() / total) if total else np.nan)
     return out
 
+def variance_components(derived: Derived) -> pd.DataFrame:
+    """Why a ranking does or does not reproduce (docs/method.md "Statistical reporting"): per dataset, task, split
+    group and rank kind, the value that is ranked (performance: the correct measure; entanglement: Δ), split by a
+    one-way random-effects analysis over combinations × seeds into the spread between combinations and the spread
+    of one combination over the training seeds, and the latter's part that test-image sampling alone explains (the
+    mean bootstrap variance). ``icc`` = σ²_combination / (σ²_combination + σ²_seed) is the correlation of two seeds'
+    values across the combinations; for normal values the expected Kendall τ between two seeds' rankings is
+    (2/π)·arcsin(icc). Columns: dataset, task, group, kind, n_seeds, n_combinations, sd_combination, sd_seed,
+    sd_test_images, icc, expected_tau (NaN with one seed)."""
+    rows = []
+    for kind in KINDS:
+        mat = derived.matrix(kind)
+        frame = derived.frame.assign(_row=np.arange(len(derived.frame)))
+        for (dataset, task, group), g in frame.groupby(["dataset", "task", "group"], sort=False):
+            index = g.pivot_table(index=["au", "eu"], columns="seed", values="_row", aggfunc="first").to_numpy(float)
+            index = index[np.isfinite(index).all(1)].astype(int)
+            index = index[np.isfinite(mat[index, 0]).all(1)]
+            values, boot = mat[index, 0], mat[index, 1:]
+            rows.append({"dataset": dataset, "task": task, "group": group, "kind": kind,
+                         **_components(values, boot)})
+    cols = ["dataset", "task", "group", "kind", "n_seeds", "n_combinations", "sd_combination", "sd_seed",
+            "sd_test_images", "icc", "expected_tau"]
+    return _ordered(pd.DataFrame(rows, columns=cols))
+
+
+def _components(values: np.ndarray, boot: np.ndarray) -> dict[str, float]:
+    """`variance_components`'s figures for combinations × seeds ``values`` and their combinations × seeds × B
+    bootstrap replicates."""
+    n_items, n_seeds = values.shape
+    out = {"n_seeds": n_seeds, "n_combinations": n_items, "sd_combination": np.nan, "sd_seed": np.nan,
+           "sd_test_images": np.nan, "icc": np.nan, "expected_tau": np.nan}
+    if n_seeds < 2 or n_items < 2:
+        return out
+    within = float(values.var(1, ddof=1).mean())
+    between = float(values.mean(1).var(ddof=1)) - within / n_seeds
+    combination = max(between, 0.0)
+    icc = combination / (combination + within) if combination + within > 0 else np.nan
+    test = np.nanmean(boot.var(-1, ddof=1)) if boot.shape[-1] > 1 else np.nan
+    out.update(sd_combination=float(np.sqrt(combination)), sd_seed=float(np.sqrt(within)),
+               sd_test_images=float(np.sqrt(test)) if np.isfinite(test) else np.nan, icc=float(icc),
+               expected_tau=float(2 / np.pi * np.arcsin(icc)) if np.isfinite(icc) else np.nan)
+    return out
+
+
 def _ordered(df: pd.DataFrame) -> pd.DataFrame:
     order = {t: i for i, t in enumerate(RANK_TASKS)}
     keys = [c for c in ("dataset", "kind", "seed") if c in df.columns]
@@ -154,4 +198,5 @@ def _ordered(df: pd.DataFrame) -> pd.DataFrame:
             .reset_index(drop=True))
 
 
-__all__ = ["bootstrap_concordance", "indistinguishable", "resolved_pairs", "seed_reproducibility"]
+__all__ = ["bootstrap_concordance", "indistinguishable", "resolved_pairs", "seed_reproducibility",
+           "variance_components"]
