@@ -140,7 +140,7 @@ def test_eu_au_ratio_of_a_sub_ensemble_and_of_mc_dropout_on_one_ssn(split: Split
     images = torch.from_numpy(np.asarray(split.images[:4]))
     with torch.no_grad():
         dropout = _eu_au_ratio(MCDropout(ssn, num_instances=4, seed=0), images, 4)
-    fit = fit_masks(ssn, split, SubensembleConfig(k=3, epochs=1), batch_size=8, seed=0)
+    fit = fit_masks(ssn, split, SubensembleConfig(k=3, epochs=1, init_keep=None), batch_size=8, seed=0)
     assert any(not torch.equal(m[0], m[1]) for m in fit.masks.outputs.values())
     with torch.no_grad():
         subensemble = _eu_au_ratio(SubEnsemble(ssn, fit.masks), images, 4)
@@ -174,7 +174,7 @@ def test_kept_fractions_by_hand_and_a_warning_for_a_sub_model_that_keeps_nothing
     masks = SubensembleMasks({"a": torch.tensor([[1, 0, 0, 1], [0, 0, 0, 0]]).bool(),
                               "b": torch.tensor([[1, 1], [0, 1]]).bool()}, {})
     assert kept_fractions(masks) == pytest.approx([4 / 6, 1 / 6])
-    starved = SubensembleConfig(k=2, epochs=1, target=0.01, size_weight=100.0)
+    starved = SubensembleConfig(k=2, epochs=1, target=0.01, size_weight=100.0, init_keep=None)
     with pytest.warns(RuntimeWarning, match="keeps no output channel"):
         out = train_subensemble(base, split, starved, tmp_path, batch_size=8, seed=0)
     assert json.loads((out / "run.json").read_text())["kept_output_fraction"] == [0.0, 0.0]

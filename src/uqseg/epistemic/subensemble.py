@@ -6,7 +6,8 @@ optionally K × (input channels) logits ℓ_in. Sub-model k uses the weight W ·
 b · m_out[k], with ``normalize`` rescaled dropout-style by the inverse keep ratios of its masks. While the masks
 train (``uqseg.training.subensemble_fit``) they are relaxed by a Gumbel-softmax over
 (ℓ, −ℓ) at a temperature τ; afterwards they are hard, m = [ℓ ≥ 0]. Other layers (GroupNorm, the attention's 1-D
-convolutions) stay unmasked, as in the authors' code, which wraps exactly Conv2d and Linear.
+convolutions) stay unmasked, as in the authors' code, which wraps exactly Conv2d and Linear; so do the submodules an
+AU model names in ``subensemble_exempt`` (Prob. UNet's latent nets) unless ``scope: all``.
 
 Each sub-model is one EU instance (``SubEnsemble``): its weights are the base weights with the hard masks applied,
 so a group of instances goes through the stacked-instance path (``uqseg.epistemic.stacked``) as K weight sets of
@@ -154,22 +155,29 @@ MaskedLayer = MaskedConv2d | MaskedLinear
 
 def fraction_init_logit(target: float, input_masks: bool) -> float:
     """The ℓ at which the expected kept fraction is ``target``: σ(2ℓ) = target, or √target per factor with input
-    masks (the authors' ``--use_fraction_init``; docs/method.md "Sub-ensembles from one network")."""
+    masks (the authors' ``--use_fraction_init`` with the target; ``init_keep`` with its keep probability;
+    docs/method.md "Sub-ensembles from one network")."""
     p = min(max(math.sqrt(target) if input_masks else target, 1e-6), 1 - 1e-6)
     return 0.5 * math.log(p / (1 - p))
 
 
+def exempted(name: str, exempt: tuple[str, ...]) -> bool:
+    """Whether the module ``name`` is one of the submodules ``exempt`` or lies inside one."""
+    return any(name == e or name.startswith(f"{e}.") for e in exempt)
+
+
 def attach_masks(model: AleatoricModel, k: int, *, input_masks: bool = False, normalize: bool = False,
-                 init: float = 0.0) -> AleatoricModel:
-    """A copy of ``model`` whose every Conv2d and Linear is masked with K sub-model masks, ℓ = ``init`` (0: every
-    sub-model starts as the base model) (docs/method.md "Sub-ensembles"). The copy's own weights are frozen; only the
-    mask logits require gradients."""
+                 init: float = 0.0, exempt: tuple[str, ...] = ()) -> AleatoricModel:
+    """A copy of ``model`` whose every Conv2d and Linear outside the submodules ``exempt`` is masked with K sub-model
+    masks, ℓ = ``init`` (0: every sub-model starts as the base model) (docs/method.md "Sub-ensembles"). The copy's own
+    weights are frozen; only the mask logits require gradients."""
     if k < 1:
         raise ConfigError(f"a sub-ensemble needs at least one sub-model, got K = {k}")
     masked = copy.deepcopy(model).requires_grad_(False)
-    targets = [(name, module) for name, module in masked.named_modules() if type(module) in MASKABLE]
+    targets = [(name, module) for name, module in masked.named_modules()
+               if type(module) in MASKABLE and not exempted(name, exempt)]
     if not targets:
-        raise ConfigError(f"{type(model).__name__} has no Conv2d or Linear layer to mask")
+        raise ConfigError(f"{type(model).__name__} has no Conv2d or Linear layer to mask outside {list(exempt)}")
     for name, module in targets:
         wrapper = MaskedConv2d if isinstance(module, nn.Conv2d) else MaskedLinear
         parent, _, child = name.rpartition(".")

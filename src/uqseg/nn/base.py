@@ -21,6 +21,9 @@ class AleatoricModel(nn.Module, ABC):
 
     num_classes: int
     in_channels: int
+    #: Submodules (qualified names) that sub-ensemble masks leave alone: parts whose job is not the EU instance's
+    #: prediction, e.g. Prob. UNet's latent nets (docs/method.md "Sub-ensembles from one network").
+    subensemble_exempt: tuple[str, ...] = ()
 
     @abstractmethod
     def loss(self, batch: dict[str, Tensor]) -> Tensor:

@@ -82,7 +82,10 @@ class FComb(nn.Module):
 
 
 class ProbUNetModel(AleatoricModel):
-    """Prior/posterior latent nets, fcomb, CE + β·KL with a linear β warm-up; at test time z ~ prior."""
+    """Prior/posterior latent nets, fcomb, CE + β·KL with a linear β warm-up; at test time z ~ prior. Sub-ensemble
+    masks leave the latent nets alone (docs/method.md "Sub-ensembles from one network")."""
+
+    subensemble_exempt = ("prior", "posterior")
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()

@@ -44,9 +44,18 @@ class SubensembleConfig(BaseModel):
         "training and inference."
     )
     fraction_init: bool = Field(False, description="Initialise ℓ so that the expected kept fraction is the target.")
+    init_keep: float | None = Field(
+        0.9, gt=0, lt=1, description="Keep probability σ(2ℓ) every mask starts at, so that mask training starts near "
+        "the base model; null: ℓ = 0, a coin flip per unit in the relaxed masks (the authors'). fraction_init "
+        "overrides it."
+    )
     hard_masks: Literal["sign", "expected"] = Field(
         "sign", description="sign: keep ℓ ≥ 0 (the authors'); expected: keep as many units as the relaxed masks kept "
         "in expectation, those of largest ℓ."
+    )
+    scope: Literal["model", "all"] = Field(
+        "model", description="model: mask every Conv2d and Linear except the submodules the AU model exempts (Prob. "
+        "UNet's prior and posterior nets); all: every Conv2d and Linear (the authors')."
     )
 
     def temperature_at(self, epoch: int) -> float:

@@ -115,9 +115,13 @@ def reference_loss(model: AleatoricModel, loader: Iterable[dict[str, Any]], batc
 def fit_masks(model: AleatoricModel, split: Split, cfg: SubensembleConfig, *, batch_size: int, seed: int,
               device: torch.device | str = "cpu", limit_batches: int | None = None) -> MaskFit:
     """Train the K sub-model masks of the frozen ``model`` on ``split`` (docs/method.md "Sub-ensembles from one
-    network"); ``model`` itself is not modified. The masked copy runs in eval mode (no dropout)."""
-    init = fraction_init_logit(cfg.target, cfg.input_masks) if cfg.fraction_init else 0.0
-    masked = attach_masks(model, cfg.k, input_masks=cfg.input_masks, normalize=cfg.normalize, init=init)
+    network"); ``model`` itself is not modified. The masked copy runs in eval mode (no dropout). With ``scope:
+    model`` the submodules ``model.subensemble_exempt`` stay unmasked."""
+    start = cfg.target if cfg.fraction_init else cfg.init_keep
+    init = 0.0 if start is None else fraction_init_logit(start, cfg.input_masks)
+    exempt = model.subensemble_exempt if cfg.scope == "model" else ()
+    masked = attach_masks(model, cfg.k, input_masks=cfg.input_masks, normalize=cfg.normalize, init=init,
+                          exempt=exempt)
     masked = masked.to(device).eval()
     params = mask_parameters(masked)
     optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=0.0)
