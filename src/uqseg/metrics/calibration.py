@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.special import expit
 
 from uqseg.errors import InputError
 from uqseg.metrics._check import as_array, swapped
@@ -22,6 +22,55 @@ def pixel_correctness(annotations: Any, pred: Any) -> np.ndarray:
     return (a == p[..., None, :, :]).astype(np.float64)
 
 
+#: Newton stops when the largest gradient component (of the mean log-loss in standardised units) is at most GTOL,
+#: after a full step once Newton's decrement (twice the gain the step predicts) is at most RTOL of the loss (the
+#: loss cannot resolve a line search any more), or after MAX_ITER steps.
+GTOL = 1e-12
+RTOL = 1e-12
+MAX_ITER = 500
+
+
+def _newton_logistic(xs: np.ndarray, wn: np.ndarray, y_sum: float, yx_sum: float) -> np.ndarray:
+    """Minimise the mean log-loss Σ wn·log(1 + e^z) − θ₀·yx_sum − θ₁·y_sum, z = θ₀·xs + θ₁, by Newton's method with
+    a backtracking (Armijo) line search (docs/method.md §3 CAL). Returns θ.
+
+    Near the minimum the loss changes by less than its rounding error, so the last step is taken whole: where the
+    minimum is finite Newton converges quadratically and that step lands on it to rounding; where it lies at
+    infinity (separable data) what is left to gain is below RTOL of the loss."""
+    def loss_grad_hess(theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        z = theta[0] * xs + theta[1]
+        p = expit(z)
+        loss = float(wn @ np.logaddexp(0.0, z)) - theta[0] * yx_sum - theta[1] * y_sum
+        wp, v = wn * p, wn * p * (1.0 - p)
+        vx = v @ xs
+        grad = np.array([wp @ xs - yx_sum, wp.sum() - y_sum])
+        return loss, grad, np.array([[v @ (xs * xs), vx], [vx, v.sum()]])
+
+    def loss_at(theta: np.ndarray) -> float:
+        z = theta[0] * xs + theta[1]
+        return float(wn @ np.logaddexp(0.0, z)) - theta[0] * yx_sum - theta[1] * y_sum
+
+    theta = np.zeros(2)
+    loss, grad, hess = loss_grad_hess(theta)
+    for _ in range(MAX_ITER):
+        if np.abs(grad).max() <= GTOL:
+            break
+        step = np.linalg.lstsq(hess, -grad, rcond=None)[0]
+        slope = float(grad @ step)
+        if not slope < 0:
+            step, slope = -grad, -float(grad @ grad)
+        if -slope <= RTOL * abs(loss):
+            return theta + step
+        t = 1.0
+        while loss_at(theta + t * step) > loss + 1e-4 * t * slope:
+            t *= 0.5
+            if t < 1e-12:
+                return theta
+        theta = theta + t * step
+        loss, grad, hess = loss_grad_hess(theta)
+    return theta
+
+
 def _fit_logistic(
     count: np.ndarray, sum_u: np.ndarray, correct: np.ndarray, correct_u: np.ndarray
 ) -> tuple[float, float]:
@@ -30,33 +79,24 @@ def _fit_logistic(
     Row r stands for count[r] pixel-annotator pairs with Σu = sum_u[r], of which correct[r] are correct with
     Σu over the correct ones = correct_u[r]. The correct-label term of the log-likelihood is linear in u and is
     exact; the log-partition term evaluates each row at its mean u, so the fit is exact when each row holds one
-    value of u. Newton (trust region) on −u standardised to weighted mean 0 and s.d. 1, then mapped back.
+    value of u. Newton's method with a line search (``_newton_logistic``) on −u standardised to weighted mean 0
+    and s.d. 1, then mapped back. Where the data are separable the maximum-likelihood fit lies at infinity and
+    the search stops at ``GTOL``, where the fitted function is a step function to that precision. Where every row
+    has the same mean u, u tells nothing about correctness: a = 0 and b is the logit of the accuracy.
     """
     keep = count > 0
     n, su, c, cu = count[keep], sum_u[keep], correct[keep], correct_u[keep]
     total = float(n.sum())
     x = -su / n
-    shift = float(np.sum(n * x) / total)
-    scale = float(np.sqrt(np.sum(n * (x - shift) ** 2) / total)) or 1.0
-    xs = (x - shift) / scale
     y_sum = float(c.sum()) / total
+    if x.min() == x.max():
+        _, beta = _newton_logistic(np.zeros_like(x), n / total, y_sum, 0.0)
+        return 0.0, float(beta)
+    shift = float(np.sum(n * x) / total)
+    scale = float(np.sqrt(np.sum(n * (x - shift) ** 2) / total))
+    xs = (x - shift) / scale
     yx_sum = float(np.sum(-cu - shift * c)) / scale / total
-    wn = n / total
-
-    def nll(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        z = theta[0] * xs + theta[1]
-        p = 1.0 / (1.0 + np.exp(-z))
-        loss = float(np.sum(wn * np.logaddexp(0, z))) - theta[0] * yx_sum - theta[1] * y_sum
-        return loss, np.array([np.sum(wn * p * xs) - yx_sum, np.sum(wn * p) - y_sum])
-
-    def hess(theta: np.ndarray) -> np.ndarray:
-        z = theta[0] * xs + theta[1]
-        v = wn / (2.0 + np.exp(z) + np.exp(-z))
-        return np.array([[np.sum(v * xs * xs), np.sum(v * xs)], [np.sum(v * xs), np.sum(v)]])
-
-    res = minimize(nll, np.zeros(2), jac=True, hess=hess, method="trust-exact", options={"gtol": 1e-12,
-                                                                                         "maxiter": 500})
-    alpha, beta = float(res.x[0]), float(res.x[1])
+    alpha, beta = (float(v) for v in _newton_logistic(xs, n / total, y_sum, yx_sum))
     return alpha / scale, beta - alpha * shift / scale
 
 
