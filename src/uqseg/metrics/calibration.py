@@ -81,8 +81,9 @@ def _fit_logistic(
     exact; the log-partition term evaluates each row at its mean u, so the fit is exact when each row holds one
     value of u. Newton's method with a line search (``_newton_logistic``) on −u standardised to weighted mean 0
     and s.d. 1, then mapped back. Where the data are separable the maximum-likelihood fit lies at infinity and
-    the search stops at ``GTOL``, where the fitted function is a step function to that precision. Where every row
-    has the same mean u, u tells nothing about correctness: a = 0 and b is the logit of the accuracy.
+    the search stops at ``GTOL`` or ``RTOL``, where the fitted function is a step function to that precision.
+    Where every row has the same mean u, u tells nothing about correctness: a = 0 and b is the logit of the
+    accuracy.
     """
     keep = count > 0
     n, su, c, cu = count[keep], sum_u[keep], correct[keep], correct_u[keep]
