@@ -174,7 +174,7 @@ def test_kept_fractions_by_hand_and_a_warning_for_a_sub_model_that_keeps_nothing
     masks = SubensembleMasks({"a": torch.tensor([[1, 0, 0, 1], [0, 0, 0, 0]]).bool(),
                               "b": torch.tensor([[1, 1], [0, 1]]).bool()}, {})
     assert kept_fractions(masks) == pytest.approx([4 / 6, 1 / 6])
-    starved = SubensembleConfig(k=2, epochs=1, target=0.01, size_weight=100.0, init_keep=None)
+    starved = SubensembleConfig(k=2, epochs=1, target=0.01, size_weight=100.0, init_keep=None, hard_masks="sign")
     with pytest.warns(RuntimeWarning, match="keeps no output channel"):
         out = train_subensemble(base, split, starved, tmp_path, batch_size=8, seed=0)
     assert json.loads((out / "run.json").read_text())["kept_output_fraction"] == [0.0, 0.0]

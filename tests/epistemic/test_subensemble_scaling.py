@@ -219,7 +219,8 @@ def test_defaults_keep_channels_on_a_trained_unet_where_the_authors_settings_col
     batch = _batch(split)
     kept, losses = {}, {}
     for name, sub in (("default", SubensembleConfig(k=3, epochs=3)),
-                      ("authors", SubensembleConfig(k=3, epochs=3, loss_scale="none"))):
+                      ("authors", SubensembleConfig(k=3, epochs=3, loss_scale="none", init_keep=None,
+                                                    hard_masks="sign", scope="all"))):
         fit = fit_masks(unet, split, sub, batch_size=8, seed=0)
         kept[name] = kept_fractions(fit.masks)
         with torch.no_grad():

@@ -19,7 +19,8 @@ EXECUTION_FIELDS = frozenset(
 
 class SubensembleConfig(BaseModel):
     """Sub-ensemble mask training (docs/method.md §6 "Sub-ensembles from one network"); the authors' defaults except
-    loss_scale (loss_scale: none gives the authors' objective)."""
+    loss_scale, init_keep, hard_masks and scope (loss_scale: none, init_keep: null, hard_masks: sign, scope: all give
+    the authors' fit)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -50,8 +51,8 @@ class SubensembleConfig(BaseModel):
         "overrides it."
     )
     hard_masks: Literal["sign", "expected"] = Field(
-        "sign", description="sign: keep ℓ ≥ 0 (the authors'); expected: keep as many units as the relaxed masks kept "
-        "in expectation, those of largest ℓ."
+        "expected", description="expected: keep as many units as the relaxed masks kept in expectation, those of "
+        "largest ℓ; sign: keep ℓ ≥ 0 (the authors')."
     )
     scope: Literal["model", "all"] = Field(
         "model", description="model: mask every Conv2d and Linear except the submodules the AU model exempts (Prob. "
