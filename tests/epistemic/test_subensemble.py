@@ -168,6 +168,8 @@ def test_size_penalty_by_hand() -> None:
     assert float(masked[0].expected_fraction().detach()) == pytest.approx(0.5)
     assert float(size_penalty(masked, 0.2).detach()) == pytest.approx(0.3)
     assert float(size_penalty(masked, 0.6).detach()) == 0.0
+    assert float(size_penalty(masked, 0.6, both=True).detach()) == pytest.approx(0.1)
+    assert float(size_penalty(masked, 0.2, both=True).detach()) == pytest.approx(0.3)
     masked = attach_masks(nn.Sequential(nn.Conv2d(2, 3, 3), nn.Linear(4, 2)), 2, input_masks=True)
     with torch.no_grad():
         masked[0].mask_logits_out.copy_(torch.tensor([[0.0, 50.0, -50.0]] * 2))

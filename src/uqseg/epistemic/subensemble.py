@@ -210,10 +210,11 @@ def select_submodel(model: nn.Module, k: int, temperature: float | None = None) 
         layer.active, layer.temperature = k, temperature
 
 
-def size_penalty(model: nn.Module, target: float) -> Tensor:
-    """Mean over masked layers (and sub-models) of ReLU(expected kept fraction − target) (docs/method.md
-    "Sub-ensembles")."""
-    terms = [F.relu(layer.expected_fraction() - target).mean() for _, layer in masked_layers(model)]
+def size_penalty(model: nn.Module, target: float, both: bool = False) -> Tensor:
+    """Mean over masked layers (and sub-models) of ReLU(expected kept fraction − target), or with ``both`` of
+    |expected kept fraction − target| (docs/method.md "Sub-ensembles")."""
+    gap = [layer.expected_fraction() - target for _, layer in masked_layers(model)]
+    terms = [(g.abs() if both else F.relu(g)).mean() for g in gap]
     return torch.stack(terms).mean()
 
 

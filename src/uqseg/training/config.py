@@ -28,6 +28,10 @@ class SubensembleConfig(BaseModel):
     epochs: int = Field(10, ge=1, description="Epochs of mask training.")
     target: float = Field(0.2, gt=0, le=1, description="Target kept fraction of each layer's weights.")
     size_weight: float = Field(3.0, ge=0, description="Weight of the size penalty.")
+    size_penalty: Literal["above", "both"] = Field(
+        "above", description="above: ReLU(expected kept fraction − target) (the authors'); both: |expected kept "
+        "fraction − target|, which also holds the kept fraction up to the target."
+    )
     diversity: Literal["mi", "iou"] = Field("mi", description="mi: −weight × mask MI; iou: +weight × soft IoU.")
     diversity_weight: float = Field(0.5, ge=0, description="Weight of the diversity term.")
     input_masks: bool = Field(False, description="Also mask input channels.")

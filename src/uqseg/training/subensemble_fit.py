@@ -64,8 +64,8 @@ class MaskFit:
 
 def regulariser(model: AleatoricModel, cfg: SubensembleConfig) -> Tensor:
     """size_weight × size penalty + the diversity term (docs/method.md "Sub-ensembles from one network")."""
-    return cfg.size_weight * size_penalty(model, cfg.target) + diversity_term(model, cfg.diversity,
-                                                                              cfg.diversity_weight)
+    size = size_penalty(model, cfg.target, cfg.size_penalty == "both")
+    return cfg.size_weight * size + diversity_term(model, cfg.diversity, cfg.diversity_weight)
 
 
 def objective(masked: AleatoricModel, batch: dict[str, Tensor], cfg: SubensembleConfig, temperature: float,
