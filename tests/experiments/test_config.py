@@ -21,10 +21,7 @@ def test_valid_combos_are_the_29_and_paper_selects_the_19() -> None:
 def test_shipped_presets_validate(preset: str) -> None:
     cfg = resolve_config(preset, datasets=None if preset != "paper" else ["double-lidc"])
     assert cfg.name == preset
-    if preset in ("quick", "standard"):  # sub-ensembles are left out of the CPU studies (their sub-models collapse)
-        assert cfg.combos == [c for c in VALID_COMBOS if not c.endswith("+subensemble")]
-    else:
-        assert cfg.combos == list(VALID_COMBOS)
+    assert cfg.combos == list(VALID_COMBOS)  # every shipped preset runs all 29 combinations
 
 
 def test_cpu_presets_run_both_synthetic_datasets() -> None:
