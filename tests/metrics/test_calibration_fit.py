@@ -1,6 +1,8 @@
 """Platt scaling's Newton fit: the exact maximum-likelihood fit where it is finite, a step function where the data
 are separable, in a handful of steps either way (docs/method.md §3 CAL)."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.optimize import minimize
@@ -108,3 +110,12 @@ def test_a_map_in_one_histogram_bin_gets_the_accuracy() -> None:
     accuracy = correct.sum() / (3 * u.size)
     assert a == 0.0 and b == pytest.approx(np.log(accuracy / (1 - accuracy)), rel=1e-12)
     assert platt_confidence(np.array([0.0, 0.5, 10.0]), a, b) == pytest.approx(np.full(3, accuracy), rel=1e-12)
+
+
+def test_platt_confidence_saturates_without_overflow_warnings() -> None:
+    u = np.array([0.0, 0.5, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        conf = platt_confidence(u, 5e5, 2.5e5)  # a step at u = 0.5 (a·(−u) + b = 0 there)
+    np.testing.assert_array_equal(conf, [1.0, 0.5, 0.0])
+    np.testing.assert_allclose(platt_confidence(u, 2.0, 1.0), 1 / (1 + np.exp(2.0 * u - 1.0)), rtol=1e-15)
