@@ -13,6 +13,7 @@ import pytest
 import torch
 from epistemic_doubles import NoisyNet
 from safetensors.torch import load_file, save_file
+from test_subensemble_fit import _discs
 from torch import Tensor, nn
 
 from uqseg.data.contract import Split
@@ -38,22 +39,6 @@ from uqseg.training.data import train_loader
 from uqseg.training.subensemble_fit import fit_masks, kept_fractions, reference_loss
 
 
-def _discs(n: int = 32, size: int = 16, seed: int = 0) -> Split:
-    """Noisy discs left of centre; three annotators draw radii 0.8, 1.0 and 1.2 times the true one."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size, :size]
-    images = np.zeros((n, 1, size, size), np.float32)
-    annotations = np.zeros((n, 3, size, size), np.int64)
-    for i in range(n):
-        cy, cx = rng.uniform(size * 0.3, size * 0.7), rng.uniform(size * 0.25, size * 0.45)
-        r = rng.uniform(size * 0.15, size * 0.3)
-        dist = np.hypot(yy - cy, xx - cx)
-        images[i, 0] = (dist < r) + rng.normal(0, 0.3, (size, size))
-        for k in range(3):
-            annotations[i, k] = dist < r * (0.8 + 0.2 * k)
-    return Split("train", images, annotations)
-
-
 def _batch(split: Split, n: int | None = None) -> dict[str, Tensor]:
     return {"image": torch.from_numpy(np.asarray(split.images[:n])),
             "annotations": torch.from_numpy(np.asarray(split.annotations[:n]))}
@@ -72,7 +57,7 @@ class ScaledLoss(NoisyNet):
 
 @pytest.fixture(scope="module")
 def split() -> Split:
-    return _discs()
+    return _discs(n=32)
 
 
 @pytest.fixture(scope="module")

@@ -40,3 +40,15 @@ def subset(results: pd.DataFrame, datasets, combos) -> pd.DataFrame:
 def results_of(run_dir: Path) -> pd.DataFrame:
     """The results table of a run directory."""
     return load_results(run_dir)
+
+
+def planned_graphs(off, on, run_dir: Path) -> dict:
+    """The step graphs of config ``off`` and ``on`` (``on`` twice) in ``run_dir``, planned after running ``off``'s
+    data steps alone; ``dir`` is ``run_dir``."""
+    from uqseg.experiments.runner import run_benchmark
+    from uqseg.experiments.study import data_steps, study_graph
+
+    run_benchmark(off, run_dir, progress=False, kinds=())
+    data = data_steps(off)
+    return {"off": study_graph(off, run_dir, data), "on": study_graph(on, run_dir, data),
+            "again": study_graph(on, run_dir, data), "dir": run_dir}

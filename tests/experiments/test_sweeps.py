@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import planned_graphs
 
 from uqseg.errors import ConfigError
 from uqseg.experiments.combination import combination_config
@@ -58,11 +59,7 @@ def test_switching_sweeps_on_redoes_no_study_step(swept) -> None:
 @pytest.fixture(scope="module")
 def planned(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The study's graph without and with the sweeps, planned after running the data steps alone."""
-    run_dir = tmp_path_factory.mktemp("planned")
-    off, on = _config([]), _config(SWEEPS)
-    run_benchmark(off, run_dir, progress=False, kinds=())
-    data = data_steps(off)
-    return {"off": study_graph(off, run_dir, data), "on": study_graph(on, run_dir, data), "dir": run_dir}
+    return planned_graphs(_config([]), _config(SWEEPS), tmp_path_factory.mktemp("planned"))
 
 
 def test_study_keys_do_not_depend_on_the_sweeps(planned) -> None:

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import planned_graphs
 
 from uqseg.errors import ConfigError
 from uqseg.experiments.disentanglement_rows import disentanglement_table, seed_rows
@@ -38,12 +39,7 @@ def _config(overrides: list[str], combos: tuple[str, ...] = (COMBO,)):
 @pytest.fixture(scope="module")
 def planned(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The study's graph without and with both sweeps, planned after running the data steps alone."""
-    run_dir = tmp_path_factory.mktemp("planned")
-    off, on = _config([]), _config(SWEEPS)
-    run_benchmark(off, run_dir, progress=False, kinds=())
-    data = data_steps(off)
-    return {"off": study_graph(off, run_dir, data), "on": study_graph(on, run_dir, data),
-            "again": study_graph(on, run_dir, data), "dir": run_dir}
+    return planned_graphs(_config([]), _config(SWEEPS), tmp_path_factory.mktemp("planned"))
 
 
 def test_study_keys_do_not_change(planned) -> None:
