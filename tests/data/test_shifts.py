@@ -148,10 +148,12 @@ def test_noise_scales_with_severity_and_is_not_clipped() -> None:
     assert out.min() < 0.0 and out.max() > 1.0
 
 
-@pytest.mark.parametrize(("size", "tiles", "severity"), [(128, 8, 1.0), (64, 4, 1.0), (32, 2, 0.5)])
+@pytest.mark.parametrize(("size", "tiles", "severity"),
+                         [(128, 8, 1.0), (64, 4, 1.0), (32, 2, 0.5), (32, 3, 3.0), (64, 8, 4.0), (48, 5, 3.0)])
 def test_contrast_is_clahe_with_a_drawn_clip_limit(size: int, tiles: int, severity: float) -> None:
-    """Recomputed with OpenCV: clip ~ severity · U[1, 5] per image, 8 tiles at 128 scaled with the side."""
-    assert clahe_tiles(size) == tiles
+    """Recomputed with OpenCV: clip ~ severity · U[1, 5] per image, 8 tiles at 128 scaled with the side and, above
+    severity 1, by √severity (3 at 32 px and severity 3: round(2 · 1.732))."""
+    assert clahe_tiles(size, severity) == tiles
     images = corner_images(size=size) * 3.0 - 1.0
     out = apply_shift(images, "contrast", seed=0, severity=severity)
     clips = severity * np.random.default_rng(0).uniform(1.0, 5.0, size=len(images))
@@ -167,6 +169,13 @@ def test_contrast_is_clahe_with_a_drawn_clip_limit(size: int, tiles: int, severi
         fixed = cv2.createCLAHE(clipLimit=5.0, tileGridSize=(tiles, tiles)).apply(as_uint8)
         differs_from_clip_5 += int(np.abs(levels - fixed).max() > 1)
     assert differs_from_clip_5 >= len(images) // 2
+
+
+def test_contrast_tiles_grow_with_severity_only_above_one() -> None:
+    severities = [0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 8.0]
+    tiles = [clahe_tiles(32, s) for s in severities]
+    assert tiles[:3] == [2, 2, 2]
+    assert tiles == sorted(tiles) and tiles[-1] == round(2 * 8**0.5)
 
 
 def test_constant_images_pass_through_uint8_shifts() -> None:

@@ -24,7 +24,9 @@ odd size ≥ 3 (σ is a fraction of the side already), and the CLAHE grid by sid
 
 - ``noise``: σ ~ s · U[0.1, 0.5] · std(x);
 - ``blur``: σ ~ s · U[0.05, 0.2] · side and kernel ≈ s · k · side/128 (odd, ≥ 3);
-- ``contrast``: clip limit ~ s · U[1, 5] (higher clip, stronger equalisation);
+- ``contrast``: clip limit ~ s · U[1, 5] (higher clip, stronger equalisation); above s = 1 the tile grid also grows
+  by √s, so each tile covers 1/s of its area and the equalisation gets more local (the clip limit alone saturates:
+  at 16×16-px tiles a clip of 3 already equalises fully);
 - ``jpeg``: quality round(q / s) with q ~ U{10, …, 20}, at least 1; above s = 1, the image is also downsampled by
   s (area) before the JPEG round trip and upsampled back (bilinear), so 8×8 JPEG blocks cover s× more of a small
   image.
@@ -98,9 +100,10 @@ def draw_blur_parameters(rng: np.random.Generator, n: int, side: int, severity: 
     return kernels, sigmas
 
 
-def clahe_tiles(side: int) -> int:
-    """CLAHE tiles per axis at ``side`` px: 8 at 128, scaled with the side, at least 1."""
-    return max(1, round(CLAHE_TILES * side / REFERENCE_SIDE))
+def clahe_tiles(side: int, severity: float = 1.0) -> int:
+    """CLAHE tiles per axis at ``side`` px and ``severity`` s: 8 at 128 scaled with the side, times √s above s = 1
+    (each tile covers 1/s of its area), at least 1 (docs/method.md §8)."""
+    return max(1, round(CLAHE_TILES * side / REFERENCE_SIDE * math.sqrt(max(severity, 1.0))))
 
 
 def jpeg_quality(drawn: np.ndarray, severity: float) -> np.ndarray:
@@ -129,7 +132,7 @@ def _blur(images: np.ndarray, rng: np.random.Generator, severity: float) -> np.n
 
 def _contrast(images: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarray:
     clip = severity * rng.uniform(*CLAHE_CLIP_RANGE, size=len(images))
-    tiles = clahe_tiles(min(images.shape[-2:]))
+    tiles = clahe_tiles(min(images.shape[-2:]), severity)
 
     def equalise(hwc: np.ndarray, index: int) -> np.ndarray:
         clahe = cv2.createCLAHE(clipLimit=float(clip[index]), tileGridSize=(tiles, tiles))

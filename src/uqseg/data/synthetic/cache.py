@@ -17,7 +17,7 @@ import numpy as np
 from uqseg.atomic import atomic_path
 from uqseg.errors import InputError
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 
 def cache_path(cache_dir: Path | str, name: str, options: dict[str, int | float]) -> Path:
